@@ -1,0 +1,37 @@
+# Every target creates and uses a local virtualenv by itself: `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check lint bench self-test clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/freezelab
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check gui services tests
+	$(BIN)/ruff format --check gui services tests
+	$(BIN)/lint-imports
+
+check: lint test
+
+self-test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/freezelab --self-test
+
+bench: $(STAMP)
+	$(BIN)/freezelab-bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
