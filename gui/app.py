@@ -1,0 +1,113 @@
+"""Entry point: QApplication on a qasync event loop, services up, the window, and a clean quit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+log = logging.getLogger("freezelab")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="freezelab", description="Make UI freezing visible: blocking vs async.")
+    p.add_argument("--self-test", action="store_true",
+                   help="drive every workload in every mode through the UI, check, and quit")
+    p.add_argument("--data-dir", type=Path, help="where the demo database and history live")
+    p.add_argument("--run", metavar="WORKLOAD[:MODE]",
+                   help="press Run on a panel right after start (demos, scripted checks), e.g. fetch:async")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS",
+                   help="close the window after SECONDS, exactly as a user would")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    # First thing: in a frozen (PyInstaller) build, a spawned pool worker must run its job, not the GUI.
+    multiprocessing.freeze_support()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Freeze Lab")
+    app.setOrganizationName("FreezeLab")
+    app.setQuitOnLastWindowClosed(False)  # our main coroutine decides when to quit, after cleaning up
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(run_app(args))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+async def run_app(args: argparse.Namespace) -> int:
+    from gui.context import AppContext
+    from gui.main_window import MainWindow
+
+    ctx = AppContext(data_dir=args.data_dir)
+    await ctx.start()
+    window = MainWindow(ctx)
+    quit_requested = asyncio.Event()
+    window.close_requested.connect(quit_requested.set)
+    loop = asyncio.get_running_loop()
+    # Ctrl-C in the terminal quits the same way as closing the window. (Python runs signal handlers
+    # between bytecodes; the heartbeat timer runs Python every frame, so this is prompt.)
+    previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(quit_requested.set))
+    previous_hook = sys.excepthook
+    sys.excepthook = _report_to(window)
+    try:
+        window.show()
+        if args.self_test:
+            from gui.selftest import run_self_test
+
+            return await run_self_test(window)
+        if args.run:
+            _autorun(window, args.run)
+        if args.quit_after is not None:
+            loop.call_later(args.quit_after, window.close)
+        await quit_requested.wait()
+        return 0
+    finally:
+        sys.excepthook = previous_hook
+        signal.signal(signal.SIGINT, previous)
+        window.hide()
+        await ctx.aclose()
+        window.deleteLater()
+
+
+def _autorun(window, spec: str) -> None:
+    workload, _, mode = spec.partition(":")
+    panel = window.panels.get(workload)
+    if panel is None:
+        raise SystemExit(f"freezelab: unknown workload {workload!r} (choose from {', '.join(window.panels)})")
+    if mode:
+        if mode not in panel.modes:
+            raise SystemExit(f"freezelab: unknown mode {mode!r} for {workload} (choose from {', '.join(panel.modes)})")
+        panel.select_mode(mode)
+    window.tabs.setCurrentWidget(panel)
+    panel.start_run()
+    print(f"freezelab: running {workload}:{panel.effective_mode(window.ctx.mode())}", flush=True)
+
+
+def _report_to(window):
+    """An unexpected error in a handler: tell the user, log it, keep running."""
+
+    def hook(exc_type, exc, tb) -> None:
+        log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
+        message = f"Unexpected error: {exc_type.__name__}: {exc}"
+        window.banner.show_text(message + " — the app keeps running; details are in the log.", False)
+        window.statusBar().showMessage(message, 15000)
+
+    return hook
+
+
+if __name__ == "__main__":
+    sys.exit(main())

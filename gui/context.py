@@ -1,0 +1,79 @@
+"""The app's long-lived services, created once at start and closed once at quit.
+
+One aiohttp session, one embedded demo server, one process pool, one thread pool - shared by every run.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QStandardPaths, Signal
+
+from gui.heartbeat import Heartbeat
+from gui.tasks import TaskRegistry
+from services.demo_server import DemoServer
+
+if TYPE_CHECKING:
+    import aiohttp
+
+log = logging.getLogger(__name__)
+
+MODES = ("blocking", "async")
+
+
+def default_data_dir() -> Path:
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+
+class AppContext(QObject):
+    mode_changed = Signal(str)
+    status = Signal(str)  # a line for the status bar
+
+    def __init__(self, data_dir: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._mode = "blocking"
+        self.heartbeat = Heartbeat(parent=self)
+        self.tasks = TaskRegistry()
+        self.server = DemoServer()
+        self.session: aiohttp.ClientSession | None = None
+        self.data_dir = data_dir or default_data_dir()
+        self.threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="freezelab-thread")
+        self._closed = False
+
+    # --- mode --------------------------------------------------------------------------------------------
+    def mode(self) -> str:
+        return self._mode
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        if mode != self._mode:
+            self._mode = mode
+            self.mode_changed.emit(mode)
+
+    # --- life cycle --------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Call inside the running event loop (aiohttp sessions belong to a loop)."""
+        from services.fetch import make_session
+
+        self.heartbeat.start()
+        self.server.start()
+        self.session = make_session()
+        log.info("demo server on %s", self.server.base_url)
+
+    async def aclose(self) -> None:
+        """Cancel and await every task, then close what start() opened. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.tasks.cancel_all()
+        self.heartbeat.stop()
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+        self.server.stop()
+        # Running thread jobs cannot be interrupted; don't wait for them (they end with the process).
+        self.threads.shutdown(wait=False, cancel_futures=True)
