@@ -16,13 +16,23 @@ log = logging.getLogger("freezelab")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="freezelab", description="Make UI freezing visible: blocking vs async.")
-    p.add_argument("--self-test", action="store_true",
-                   help="drive every workload in every mode through the UI, check, and quit")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="drive every workload in every mode through the UI, check, and quit",
+    )
     p.add_argument("--data-dir", type=Path, help="where the demo database and history live")
-    p.add_argument("--run", metavar="WORKLOAD[:MODE]",
-                   help="press Run on a panel right after start (demos, scripted checks), e.g. fetch:async")
-    p.add_argument("--quit-after", type=float, metavar="SECONDS",
-                   help="close the window after SECONDS, exactly as a user would")
+    p.add_argument(
+        "--run",
+        metavar="WORKLOAD[:MODE]",
+        help="press Run on a panel right after start (demos, scripted checks), e.g. fetch:async",
+    )
+    p.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="close the window after SECONDS, exactly as a user would",
+    )
     return p.parse_args(argv)
 
 
@@ -35,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    install_qt_message_filter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Freeze Lab")
     app.setOrganizationName("FreezeLab")
@@ -83,6 +94,30 @@ async def run_app(args: argparse.Namespace) -> int:
         window.deleteLater()
 
 
+# Harmless platform-plugin chatter that would otherwise land on stderr (offscreen runs, CI, the self-test).
+_QT_NOISE = ("This plugin does not support propagateSizeHints()", "This plugin does not support raise()")
+
+
+def install_qt_message_filter() -> None:
+    """Route Qt's own messages into logging, dropping known-harmless plugin noise."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
+    qt_log = logging.getLogger("qt")
+
+    def handler(kind, _context, message: str) -> None:
+        if message not in _QT_NOISE:
+            qt_log.log(levels.get(kind, logging.WARNING), "%s", message)
+
+    qInstallMessageHandler(handler)
+
+
 def _autorun(window, spec: str) -> None:
     workload, _, mode = spec.partition(":")
     panel = window.panels.get(workload)
@@ -90,7 +125,9 @@ def _autorun(window, spec: str) -> None:
         raise SystemExit(f"freezelab: unknown workload {workload!r} (choose from {', '.join(window.panels)})")
     if mode:
         if mode not in panel.modes:
-            raise SystemExit(f"freezelab: unknown mode {mode!r} for {workload} (choose from {', '.join(panel.modes)})")
+            raise SystemExit(
+                f"freezelab: unknown mode {mode!r} for {workload} (choose from {', '.join(panel.modes)})"
+            )
         panel.select_mode(mode)
     window.tabs.setCurrentWidget(panel)
     panel.start_run()

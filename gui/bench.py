@@ -52,19 +52,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-# --- measuring one run --------------------------------------------------------------------------------------
-async def measure_qt(bc: BenchContext, call: Callable[[], RunResult | Awaitable[RunResult]], scenario: str) -> RunResult:
+# --- measuring one run ---------------------------------------------------------------------------------
+async def measure_qt(
+    bc: BenchContext, call: Callable[[], RunResult | Awaitable[RunResult]], scenario: str
+) -> RunResult:
     """Run one blocking call or one coroutine on the qasync loop; stall figures from the Qt heartbeat."""
     t0 = time.perf_counter()
     out = call()
     result = await out if asyncio.iscoroutine(out) else out
     stats = bc.heartbeat.stats(t0, time.perf_counter())
-    return result.with_stalls(scenario=scenario, max_stall_ms=stats.max_stall_ms, p99_stall_ms=stats.p99_stall_ms,
-                              missed_frames=stats.missed_frames)
+    return result.with_stalls(
+        scenario=scenario,
+        max_stall_ms=stats.max_stall_ms,
+        p99_stall_ms=stats.p99_stall_ms,
+        missed_frames=stats.missed_frames,
+    )
 
 
 def measure_plain(make: Callable[[], Awaitable[RunResult]], scenario: str) -> RunResult:
-    """Run a coroutine on a fresh plain asyncio loop in a thread (no Qt at all); stalls from an asyncio ticker."""
+    """Run a coroutine on a fresh plain asyncio loop in a thread (no Qt at all).
+
+    Stall figures come from an asyncio ticker on that loop."""
     box: dict[str, Any] = {}
 
     async def main() -> None:
@@ -82,11 +90,15 @@ def measure_plain(make: Callable[[], Awaitable[RunResult]], scenario: str) -> Ru
     thread.start()
     thread.join()
     stats = box["stats"]
-    return box["result"].with_stalls(scenario=scenario, max_stall_ms=stats.max_stall_ms,
-                                     p99_stall_ms=stats.p99_stall_ms, missed_frames=stats.missed_frames)
+    return box["result"].with_stalls(
+        scenario=scenario,
+        max_stall_ms=stats.max_stall_ms,
+        p99_stall_ms=stats.p99_stall_ms,
+        missed_frames=stats.missed_frames,
+    )
 
 
-# --- workloads ------------------------------------------------------------------------------------------------
+# --- workloads ----------------------------------------------------------------------------------------
 async def bench_fetch(bc: BenchContext, modes: list[str]) -> list[RunResult]:
     from services import fetch
 
@@ -119,9 +131,19 @@ async def bench_fetch(bc: BenchContext, modes: list[str]) -> list[RunResult]:
 BENCHES: dict[str, Callable[[BenchContext, list[str]], Awaitable[list[RunResult]]]] = {"fetch": bench_fetch}
 
 
-# --- output ---------------------------------------------------------------------------------------------------
-COLUMNS = ("workload", "mode", "scenario", "items", "ok", "failed", "wall_s", "items_sum_s", "max_stall_ms",
-           "p99_stall_ms")
+# --- output ----------------------------------------------------------------------------------------
+COLUMNS = (
+    "workload",
+    "mode",
+    "scenario",
+    "items",
+    "ok",
+    "failed",
+    "wall_s",
+    "items_sum_s",
+    "max_stall_ms",
+    "p99_stall_ms",
+)
 
 
 def table(runs: list[RunResult]) -> str:
@@ -130,8 +152,13 @@ def table(runs: list[RunResult]) -> str:
         d = r.to_dict()
         rows.append(tuple(_cell(d[c]) for c in COLUMNS))
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.rjust(w) if i >= 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-             for row in rows]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i >= 3 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -151,8 +178,12 @@ def environment() -> dict[str, Any]:
             pkgs[name] = version(name)
         except Exception:  # pragma: no cover - a missing optional package
             pkgs[name] = None
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "packages": pkgs}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "packages": pkgs,
+    }
 
 
 def to_json(runs: list[RunResult]) -> dict[str, Any]:
@@ -160,7 +191,7 @@ def to_json(runs: list[RunResult]) -> dict[str, Any]:
     return {"runs": [{k: r.to_dict()[k] for k in keys} for r in runs], "environment": environment()}
 
 
-# --- entry point ----------------------------------------------------------------------------------------------
+# --- entry point ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)

@@ -14,7 +14,9 @@ from PySide6.QtCore import QObject, QStandardPaths, Signal
 
 from gui.heartbeat import Heartbeat
 from gui.tasks import TaskRegistry
+from services import cpu
 from services.demo_server import DemoServer
+from services.pool import WorkerPool
 
 if TYPE_CHECKING:
     import aiohttp
@@ -31,6 +33,7 @@ def default_data_dir() -> Path:
 class AppContext(QObject):
     mode_changed = Signal(str)
     status = Signal(str)  # a line for the status bar
+    pool_changed = Signal()  # the process pool became ready, or was restarted
 
     def __init__(self, data_dir: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -40,7 +43,8 @@ class AppContext(QObject):
         self.server = DemoServer()
         self.session: aiohttp.ClientSession | None = None
         self.data_dir = data_dir or default_data_dir()
-        self.threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="freezelab-thread")
+        self.threads: ThreadPoolExecutor = cpu.thread_executor()
+        self.pool = WorkerPool()
         self._closed = False
 
     # --- mode --------------------------------------------------------------------------------------------
@@ -63,6 +67,19 @@ class AppContext(QObject):
         self.server.start()
         self.session = make_session()
         log.info("demo server on %s", self.server.base_url)
+        self.pool.start()  # returns at once; the workers start and warm up in the background
+        self.watch_pool()
+
+    def watch_pool(self) -> None:
+        """Tell the UI when the (possibly restarted) pool is warm."""
+        self.pool_changed.emit()
+        if not self.pool.is_ready:
+            self.tasks.spawn(self._pool_ready(), name="pool-warm-up")
+
+    async def _pool_ready(self) -> None:
+        ok = await self.pool.wait_ready()
+        self.pool_changed.emit()
+        self.status.emit("Process pool ready" if ok else "The process pool failed to start")
 
     async def aclose(self) -> None:
         """Cancel and await every task, then close what start() opened. Safe to call twice."""
@@ -75,5 +92,6 @@ class AppContext(QObject):
             await self.session.close()
             self.session = None
         self.server.stop()
+        self.pool.shutdown()  # terminates running jobs: a process can be stopped, a thread cannot
         # Running thread jobs cannot be interrupted; don't wait for them (they end with the process).
         self.threads.shutdown(wait=False, cancel_futures=True)

@@ -83,8 +83,9 @@ class FetchPanel(WorkloadPanel):
     def fill_urls(self) -> None:
         p = self.current_preset()
         self.description.setText(p.description)
-        urls = presets.expand(p, self.ctx.server.base_url, self.ctx.server.refused_url(), self.count.value(),
-                              self.delay.value())
+        urls = presets.expand(
+            p, self.ctx.server.base_url, self.ctx.server.refused_url(), self.count.value(), self.delay.value()
+        )
         self.urls.setPlainText("\n".join(urls))
 
     def options(self) -> fetch.FetchOptions:
@@ -99,8 +100,13 @@ class FetchPanel(WorkloadPanel):
         if not urls:
             raise InputError("the URL list is empty: pick a preset or type one URL per line")
         opts = self.options()
-        params = {"preset": self.current_preset().id, "timeout_s": opts.timeout_s,
-                  "concurrency": opts.concurrency, "max_bytes": opts.max_bytes}
+        params = {
+            "preset": self.current_preset().id,
+            "timeout_s": opts.timeout_s,
+            "concurrency": opts.concurrency,
+            "max_bytes": opts.max_bytes,
+            "size": "\n".join(urls),
+        }
         return Job(
             labels=urls,
             blocking=lambda on_item: fetch.fetch_blocking(urls, opts, on_item=on_item),

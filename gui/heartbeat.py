@@ -88,7 +88,7 @@ class PulseWidget(QWidget):
             return QColor("#f9a825")
         return QColor("#2e7d32")
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = QRectF(self.rect()).adjusted(2, 2, -2, -2)
@@ -96,7 +96,12 @@ class PulseWidget(QWidget):
         p.setBrush(self.palette().base())
         p.drawRoundedRect(r, r.height() / 2, r.height() / 2)
         radius = r.height() / 2 - 4
-        x = r.left() + radius + 4 + (r.width() - 2 * radius - 8) * (0.5 - 0.5 * math.cos(2 * math.pi * self._phase))
+        x = (
+            r.left()
+            + radius
+            + 4
+            + (r.width() - 2 * radius - 8) * (0.5 - 0.5 * math.cos(2 * math.pi * self._phase))
+        )
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(self.lag_colour())
         p.drawEllipse(QPointF(x, r.center().y()), radius, radius)

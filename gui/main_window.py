@@ -7,7 +7,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -20,10 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from gui.context import AppContext
+from gui.cpu_panel import CpuPanel
 from gui.fetch_panel import FetchPanel
 from gui.heartbeat import PulseWidget
 from gui.panel import WorkloadPanel
 from gui.runs_model import ItemsModel, RunsModel
+from gui.sqlite_panel import SqlitePanel
 from gui.widgets import FreezeBanner, ModeToggle
 from services.runs import RunResult
 
@@ -72,6 +73,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.panels: dict[str, WorkloadPanel] = {}
         self.add_panel(FetchPanel(ctx))
+        self.add_panel(SqlitePanel(ctx))
+        self.add_panel(CpuPanel(ctx))
 
         # --- runs table and the selected run's items -----------------------------------------------------
         self.runs_model = RunsModel(self)
@@ -125,14 +128,22 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         run_menu = self.menuBar().addMenu("&Run")
         self.run_action = QAction("&Run", self, shortcut=QKeySequence("F5"), triggered=self.run_current)
-        self.cancel_action = QAction("&Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel_current)
-        self.mode_action = QAction("Toggle &Blocking/Async", self, shortcut=QKeySequence("Ctrl+M"),
-                                   triggered=self.toggle.toggle)
+        self.cancel_action = QAction(
+            "&Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel_current
+        )
+        self.mode_action = QAction(
+            "Toggle &Blocking/Async", self, shortcut=QKeySequence("Ctrl+M"), triggered=self.toggle.toggle
+        )
         for a in (self.run_action, self.cancel_action, self.mode_action):
             run_menu.addAction(a)
         clear = QAction("Clear &runs table", self, triggered=self.runs_model.clear)
         run_menu.addSeparator()
         run_menu.addAction(clear)
+        tools = self.menuBar().addMenu("&Tools")
+        sqlite_panel = self.panels["sqlite"]
+        tools.addAction(QAction("Open SQLite &database…", self, triggered=sqlite_panel.choose_file))
+        tools.addAction(QAction("&Rebuild demo database", self, triggered=sqlite_panel.rebuild_demo))
+        tools.addAction(QAction("&Crash a pool worker", self, triggered=self.panels["cpu"].crash_worker))
 
     # --- behaviour ---------------------------------------------------------------------------------------
     def current_panel(self) -> WorkloadPanel:
@@ -171,7 +182,7 @@ class MainWindow(QMainWindow):
     def _on_tick(self, lag: float) -> None:
         self.lag_label.setText(f"lag {lag * 1000:.0f} ms")
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         # The app's main coroutine owns shutdown: it cancels tasks and closes services, then exits.
         event.accept()
         self.close_requested.emit()

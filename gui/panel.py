@@ -92,6 +92,10 @@ class WorkloadPanel(QWidget):
     def configure_small(self) -> None:
         """Small, quick inputs for the self-test."""
 
+    async def before_run(self) -> None:
+        """Awaited before every run, outside the measured window (e.g. make sure a database exists).
+        Raise InputError to fail the run with a message."""
+
     async def prepare_self_test(self) -> None:
         """Anything the self-test must wait for before the first run (e.g. a database build)."""
 
@@ -105,6 +109,7 @@ class WorkloadPanel(QWidget):
 
     async def run(self, mode: str) -> RunResult:
         self.run_started.emit(mode)
+        self._t_done: float | None = None
         finished: dict[int, ItemResult] = {}
 
         def on_item(index: int, item: ItemResult) -> None:
@@ -113,13 +118,14 @@ class WorkloadPanel(QWidget):
             self.progress.setText(f"{self._done}/{self._total} done")
             self.item_done.emit(index, item)
 
-        t0 = self._t_work = time.perf_counter()
         try:
             try:
+                await self.before_run()
+                t0 = self._t_work = time.perf_counter()
                 job = self.prepare(mode)
             except InputError as exc:
-                result = failed_run(self.workload, mode, str(exc))
-                return self._finish(result, t0)
+                t0 = self._t_work = time.perf_counter()
+                return self._finish(failed_run(self.workload, mode, str(exc)), t0)
             self._total, self._done = len(job.labels), 0
             self.progress.setText(f"0/{self._total} done")
             if mode == "blocking":
@@ -134,7 +140,9 @@ class WorkloadPanel(QWidget):
                     result = await self._work
                 except asyncio.CancelledError:
                     wall = time.perf_counter() - t0
-                    self._finish(cancelled_run(self.workload, mode, job.labels, finished, wall, **job.params), t0)
+                    self._finish(
+                        cancelled_run(self.workload, mode, job.labels, finished, wall, **job.params), t0
+                    )
                     task = asyncio.current_task()
                     if task is not None and task.cancelling():
                         raise  # the app is quitting: let the cancellation through
@@ -147,13 +155,20 @@ class WorkloadPanel(QWidget):
     async def _timed(self, work: Awaitable[RunResult]) -> RunResult:
         # The responsiveness window starts when the work itself starts running.
         self._t_work = time.perf_counter()
-        return await work
+        try:
+            return await work
+        finally:
+            self._t_done = time.perf_counter()
 
     def _finish(self, result: RunResult, t0: float) -> RunResult:
-        stats = self.ctx.heartbeat.stats(max(t0, self._t_work), time.perf_counter())
+        # The window ends when the work ends (a blocking call has just returned; an awaited one recorded it).
+        end = self._t_done if self._t_done is not None else time.perf_counter()
+        stats = self.ctx.heartbeat.stats(max(t0, self._t_work), end)
         self.last_stats = stats
         result = result.with_stalls(
-            max_stall_ms=stats.max_stall_ms, p99_stall_ms=stats.p99_stall_ms, missed_frames=stats.missed_frames
+            max_stall_ms=stats.max_stall_ms,
+            p99_stall_ms=stats.p99_stall_ms,
+            missed_frames=stats.missed_frames,
         )
         self._last = result
         self.progress.setText(self._summary(result))

@@ -32,11 +32,23 @@ async def run_self_test(window, out=print) -> int:
                 check(name, False, "no result within 120 s")
                 continue
             ticks = panel.last_stats.ticks
-            check(f"{name} ran", run.error is None and run.failed_count == 0,
-                  f"{run.ok_count}/{len(run.items)} ok in {run.wall_s:.2f} s" + (f" ({run.error})" if run.error else ""))
+            check(
+                f"{name} ran",
+                run.error is None and run.failed_count == 0,
+                f"{run.ok_count}/{len(run.items)} ok in {run.wall_s:.2f} s"
+                + (f" ({run.error})" if run.error else ""),
+            )
             if panel.freezes(mode):
-                check(f"{name} froze the UI", ticks == 0, f"{ticks} heartbeat ticks, max stall {run.max_stall_ms:.0f} ms")
+                check(
+                    f"{name} froze the UI",
+                    ticks == 0,
+                    f"{ticks} heartbeat ticks, max stall {run.max_stall_ms:.0f} ms",
+                )
             else:
-                check(f"{name} kept the UI alive", ticks > 0, f"{ticks} heartbeat ticks, max stall {run.max_stall_ms:.0f} ms")
+                check(
+                    f"{name} kept the UI alive",
+                    ticks > 0,
+                    f"{ticks} heartbeat ticks, max stall {run.max_stall_ms:.0f} ms",
+                )
     out(f"self-test: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

@@ -69,7 +69,9 @@ class FreezeBanner(QLabel):
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setMinimumHeight(34)
-        self.show_text("Pick a mode and press Run. Watch the moving dot, and try typing in the box while it runs.", None)
+        self.show_text(
+            "Pick a mode and press Run. Watch the moving dot, and try typing in the box while it runs.", None
+        )
 
     def show_text(self, text: str, ok: bool | None) -> None:
         colour = {True: GREEN, False: RED, None: "#455a64"}[ok]

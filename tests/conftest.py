@@ -45,4 +45,3 @@ def window(ctx, qtbot):
     qtbot.addWidget(w)
     w.show()
     return w
-

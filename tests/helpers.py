@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 
 from gui.asyncutil import next_emit
 
@@ -20,4 +21,4 @@ async def click_and_wait(panel, timeout=60):
 def overlapping(items) -> bool:
     """True if some two items were in flight at the same time."""
     spans = sorted((i.started, i.ended) for i in items)
-    return any(b_start < a_end for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    return any(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(spans))

@@ -43,8 +43,14 @@ def test_errors_preset_gives_specific_errors_and_good_urls_succeed(loop, window)
         window.toggle.set_mode(mode)
         result = run(loop, click_and_wait(panel))
         errors = " | ".join(i.error for i in result.items if not i.ok)
-        for expected in ("HTTP 404", "HTTP 503", "connection refused", "timed out after 1.0 s",
-                         "unsupported scheme 'ftp'", "body larger than"):
+        for expected in (
+            "HTTP 404",
+            "HTTP 503",
+            "connection refused",
+            "timed out after 1.0 s",
+            "unsupported scheme 'ftp'",
+            "body larger than",
+        ):
             assert expected in errors, (mode, expected, errors)
         assert any(i.ok for i in result.items), mode
         assert result.status == "partial"

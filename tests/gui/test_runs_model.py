@@ -5,8 +5,17 @@ from services.runs import ItemResult, RunResult
 
 
 def make_run(mode="async", n=3, stall=12.0):
-    items = [ItemResult(f"http://x/{i}", i != 1, 0.5, 0.1 * i, 0.1 * i + 0.5, None if i != 1 else "HTTP 503 Service Unavailable")
-             for i in range(n)]
+    items = [
+        ItemResult(
+            f"http://x/{i}",
+            i != 1,
+            0.5,
+            0.1 * i,
+            0.1 * i + 0.5,
+            None if i != 1 else "HTTP 503 Service Unavailable",
+        )
+        for i in range(n)
+    ]
     return RunResult("fetch", mode, items, wall_s=0.8, max_stall_ms=stall, missed_frames=0)
 
 
@@ -29,7 +38,12 @@ def test_row_shows_the_run_figures():
     row = {RUN_COLUMNS[c][0]: model.data(model.index(0, c)) for c in range(model.columnCount())}
     assert row["Mode"] == "blocking" and row["Items"] == "3" and row["OK"] == "2" and row["Failed"] == "1"
     assert row["Status"] == "partial" and row["Wall s"] == "0.80" and row["Σ items s"] == "1.50"
-    assert row["Overlap ×"] == "1.9" and row["Max stall ms"] == "1500" and row["Missed frames"] == "0"
+    assert (
+        row["Overlap ×"] == "1.9"
+        and row["Speed-up ×"] == "—"
+        and row["Max stall ms"] == "1500"
+        and row["Missed frames"] == "0"
+    )
     assert model.headerData(0, Qt.Orientation.Horizontal) == "#"
 
 
@@ -40,3 +54,15 @@ def test_items_model_shows_errors():
     assert model.data(model.index(1, 5)) == "HTTP 503 Service Unavailable"
     model.set_run(None)
     assert model.rowCount() == 0
+
+
+def test_speedup_against_the_last_blocking_run_of_the_same_size():
+    model = RunsModel()
+    blocking = RunResult("cpu", "blocking", [], wall_s=4.0, params={"size": "4x25"})
+    other_size = RunResult("cpu", "blocking", [], wall_s=9.0, params={"size": "8x25"})
+    fast = RunResult("cpu", "process", [], wall_s=2.0, params={"size": "4x25"})
+    model.add_run(blocking)
+    model.add_run(other_size)
+    model.add_run(fast)
+    assert model.speedup_at(2) == 2.0
+    assert model.speedup_at(0) is None  # nothing earlier to compare with
