@@ -26,8 +26,12 @@ from typing import Any
 from services.runs import RunResult
 from services.stalls import AsyncTicker
 
-WORKLOADS = ("fetch",)
-MODES = {"fetch": ("blocking", "async", "asyncio-plain")}
+WORKLOADS = ("fetch", "sqlite", "cpu")
+MODES = {
+    "fetch": ("blocking", "async", "asyncio-plain"),
+    "sqlite": ("blocking", "async"),
+    "cpu": ("blocking", "loop", "thread", "process"),
+}
 
 
 @dataclass
@@ -36,6 +40,8 @@ class BenchContext:
     heartbeat: Any  # gui.heartbeat.Heartbeat
     server: Any  # services.demo_server.DemoServer
     session: Any  # aiohttp.ClientSession
+    pool: Any  # services.pool.WorkerPool
+    threads: Any  # concurrent.futures.ThreadPoolExecutor
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,6 +97,7 @@ def measure_plain(make: Callable[[], Awaitable[RunResult]], scenario: str) -> Ru
     thread.join()
     stats = box["stats"]
     return box["result"].with_stalls(
+        mode="asyncio-plain",
         scenario=scenario,
         max_stall_ms=stats.max_stall_ms,
         p99_stall_ms=stats.p99_stall_ms,
@@ -128,7 +135,56 @@ async def bench_fetch(bc: BenchContext, modes: list[str]) -> list[RunResult]:
     return results
 
 
-BENCHES: dict[str, Callable[[BenchContext, list[str]], Awaitable[list[RunResult]]]] = {"fetch": bench_fetch}
+async def bench_sqlite(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+    from services import demo_db, sqlite
+
+    args = bc.args
+    copies = 2 if args.quick else 4
+    if args.db:
+        db = args.db
+    else:  # the demo database, built once into the user's cache (a small one for --quick)
+        scale = 0.05 if args.quick else 1.0
+        db = demo_db.default_demo_db_path()
+        if scale != 1.0:
+            db = db.with_name(f"demo-scale-{scale:g}.sqlite3")
+        if demo_db.demo_db_status(db, scale=scale) != "ok":
+            print(f"building the demo database at {db} (once)…", file=sys.stderr)
+            await asyncio.to_thread(demo_db.ensure_demo_db, db, scale=scale)
+    queries = args.query or [sqlite.sqlite_presets()[0].sql]
+    opts = sqlite.QueryOptions(copies=copies, row_cap=100)
+    results = []
+    for q_index, sql in enumerate(queries):
+        scenario = f"{copies}x query {q_index + 1}"
+        for mode in modes:
+            if mode == "blocking":
+                r = await measure_qt(bc, lambda q=sql: sqlite.query_blocking(db, q, opts), scenario)
+            else:
+                r = await measure_qt(bc, lambda q=sql: sqlite.query_async(db, q, opts), scenario)
+            results.append(r)
+    return results
+
+
+async def bench_cpu(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+    from services import cpu
+
+    opts = cpu.CpuOptions(jobs=4, n=cpu.DEFAULT_N // (5 if bc.args.quick else 1))
+    scenario = f"{opts.jobs}x{opts.n // 1_000_000}M"
+    if "process" in modes:
+        await bc.pool.wait_ready()  # the app warms its pool at start; measure it warm
+    calls = {
+        "blocking": lambda: cpu.run_blocking(opts),
+        "loop": lambda: cpu.run_on_loop(opts),
+        "thread": lambda: cpu.run_in_thread(bc.threads, opts),
+        "process": lambda: cpu.run_in_pool(bc.pool, opts),
+    }
+    return [await measure_qt(bc, calls[mode], scenario) for mode in modes]
+
+
+BENCHES: dict[str, Callable[[BenchContext, list[str]], Awaitable[list[RunResult]]]] = {
+    "fetch": bench_fetch,
+    "sqlite": bench_sqlite,
+    "cpu": bench_cpu,
+}
 
 
 # --- output ----------------------------------------------------------------------------------------
@@ -216,8 +272,10 @@ def main(argv: list[str] | None = None) -> int:
 
 async def run_bench(args: argparse.Namespace) -> list[RunResult]:
     from gui.heartbeat import Heartbeat
+    from services import cpu
     from services.demo_server import DemoServer
     from services.fetch import make_session
+    from services.pool import WorkerPool
 
     workloads = WORKLOADS if args.workload == "all" else (args.workload,)
     heartbeat = Heartbeat()
@@ -225,7 +283,10 @@ async def run_bench(args: argparse.Namespace) -> list[RunResult]:
     server = DemoServer()
     server.start()
     session = make_session()
-    bc = BenchContext(args, heartbeat, server, session)
+    pool = WorkerPool()
+    if "cpu" in workloads:
+        pool.start()  # warms up in the background while the other workloads run
+    bc = BenchContext(args, heartbeat, server, session, pool, cpu.thread_executor())
     runs: list[RunResult] = []
     try:
         for w in workloads:
@@ -235,6 +296,8 @@ async def run_bench(args: argparse.Namespace) -> list[RunResult]:
         heartbeat.stop()
         await session.close()
         server.stop()
+        pool.shutdown()
+        bc.threads.shutdown(wait=True)
     return runs
 
 
