@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    raise_open_file_limit()
     install_qt_message_filter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Freeze Lab")
@@ -116,6 +117,19 @@ def install_qt_message_filter() -> None:
             qt_log.log(levels.get(kind, logging.WARNING), "%s", message)
 
     qInstallMessageHandler(handler)
+
+
+def raise_open_file_limit(want: int = 8192) -> None:
+    """A burst at concurrency 1000 holds ~2000 sockets (client + embedded server); many desktops start a
+    process at 1024 open files. Raise the soft limit towards the hard one (POSIX only)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _autorun(window, spec: str) -> None:

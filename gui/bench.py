@@ -130,7 +130,7 @@ async def bench_fetch(bc: BenchContext, modes: list[str]) -> list[RunResult]:
                     async with fetch.make_session() as session:
                         return await fetch.fetch_async(session, u, opts)
 
-                r = measure_plain(plain, scenario)
+                r = measure_plain(plain, scenario)  # fetch_async labels it; measure_plain says asyncio-plain
             results.append(r)
     return results
 
@@ -252,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from gui.app import install_qt_message_filter, raise_open_file_limit
+
+    raise_open_file_limit()
+    install_qt_message_filter()
     import qasync
     from PySide6.QtWidgets import QApplication
 

@@ -93,5 +93,6 @@ class AppContext(QObject):
             self.session = None
         self.server.stop()
         self.pool.shutdown()  # terminates running jobs: a process can be stopped, a thread cannot
-        # Running thread jobs cannot be interrupted; don't wait for them (they end with the process).
+        # Queued thread jobs are dropped. A thread job already running cannot be interrupted: Python joins
+        # it at interpreter exit, so quitting mid-run in thread mode waits for the running jobs to finish.
         self.threads.shutdown(wait=False, cancel_futures=True)

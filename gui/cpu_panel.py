@@ -126,6 +126,12 @@ class CpuPanel(WorkloadPanel):
                 f"Process pool warming up: {pool.workers} workers ({pool.start_method})…"
             )
 
+    def _set_busy(self, busy: bool, mode: str) -> None:
+        super()._set_busy(busy, mode)
+        # Resizing the pool restarts it, which would kill the jobs of a run in flight.
+        self.workers.setEnabled(not busy)
+        self.crash_button.setEnabled(not busy)
+
     # --- running -----------------------------------------------------------------------------------------
     def prepare(self, mode: str) -> Job:
         opts = cpu.CpuOptions(jobs=self.jobs.value(), n=self.size.value() * MILLION)

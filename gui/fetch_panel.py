@@ -35,7 +35,7 @@ class FetchPanel(WorkloadPanel):
         self.delay = _spin(QDoubleSpinBox(), 0.0, 10.0, 1.0, " s", "How long the demo server waits per URL")
         self.timeout = _spin(QDoubleSpinBox(), 0.1, 120.0, 5.0, " s", "Give up on a URL after this long")
         self.concurrency = _spin(QSpinBox(), 1, 1000, 10, "", "Async: at most this many requests at once")
-        self.max_mb = _spin(QDoubleSpinBox(), 0.1, 100.0, 5.0, " MB", "Stop reading a body past this size")
+        self.max_mb = _spin(QDoubleSpinBox(), 0.1, 100.0, 5.0, " MiB", "Stop reading a body past this size")
         self.urls = QPlainTextEdit()
         self.urls.setPlaceholderText("One URL per line (http or https)")
         self.urls.setToolTip("Edit freely: this list is exactly what Run fetches")
