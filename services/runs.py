@@ -71,11 +71,14 @@ class RunResult:
     p99_stall_ms: float | None = None
     missed_frames: int | None = None
     blocked_in: str | None = None  # where the UI thread was stuck, if the watchdog saw it
+    # UI stalls (>= 50 ms) during the run, as (from, to) seconds on the run's own clock - the timeline shades them.
+    stalls: tuple[tuple[float, float], ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "items", tuple(self.items))
         object.__setattr__(self, "params", _frozen(self.params))
+        object.__setattr__(self, "stalls", tuple(tuple(span) for span in self.stalls))
 
     @property
     def ok_count(self) -> int:
@@ -121,6 +124,7 @@ class RunResult:
             "p99_stall_ms": self.p99_stall_ms,
             "missed_frames": self.missed_frames,
             "blocked_in": self.blocked_in,
+            "stalls": [list(span) for span in self.stalls],
             "started_at": self.started_at,
             "params": dict(self.params),
             "results": [i.to_dict() for i in self.items],
@@ -136,7 +140,9 @@ class ItemClock:
     def now(self) -> float:
         return time.perf_counter() - self.t0
 
-    def item(self, label: str, started: float, *, ok: bool, error: str | None = None, **detail: Any) -> ItemResult:
+    def item(
+        self, label: str, started: float, *, ok: bool, error: str | None = None, **detail: Any
+    ) -> ItemResult:
         ended = self.now()
         return ItemResult(label, ok, ended - started, started, ended, error, detail)
 
@@ -156,6 +162,7 @@ def cancelled_run(
 ) -> RunResult:
     """Build the row of a run that was cancelled part-way: items that never finished read 'cancelled'."""
     items = [
-        finished.get(i) or ItemResult(label, False, 0.0, wall_s, wall_s, CANCELLED) for i, label in enumerate(labels)
+        finished.get(i) or ItemResult(label, False, 0.0, wall_s, wall_s, CANCELLED)
+        for i, label in enumerate(labels)
     ]
     return RunResult(workload, mode, tuple(items), wall_s, cancelled=True, params=params)

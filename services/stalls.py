@@ -8,6 +8,7 @@ does arithmetic on tick times (perf_counter seconds); the Qt meter and the async
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ class StallStats:
         """
         inside = [t for t in ticks if start < t < end]
         points = [start, *inside, end]
-        gaps = [b - a for a, b in zip(points, points[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(points)]
         lags = [max(0.0, g - interval) for g in gaps]
         if not lags:
             return cls(0.0, 0.0, 0, len(inside))
@@ -42,6 +43,18 @@ class StallStats:
             missed_frames=sum(int(lag // FRAME_S) for lag in lags),
             ticks=len(inside),
         )
+
+
+def stall_spans(
+    ticks: Sequence[float], start: float, end: float, interval: float, min_s: float = 0.05
+) -> tuple[tuple[float, float], ...]:
+    """The gaps longer than ``min_s`` (beyond the expected interval) inside [start, end], as (from, to)
+    seconds relative to ``start`` - the shaded "UI frozen" bands of a run's timeline."""
+    inside = [t for t in ticks if start < t < end]
+    points = [start, *inside, end]
+    return tuple(
+        (a - start, b - start) for a, b in zip(points, points[1:], strict=False) if b - a - interval >= min_s
+    )
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -54,3 +54,13 @@ def test_failed_and_cancelled_runs():
     c = cancelled_run("fetch", "async", ["a", "b", "c"], {1: _item(1)}, wall_s=2.0)
     assert c.status == CANCELLED
     assert [i.outcome for i in c.items] == [CANCELLED, "ok", CANCELLED]
+
+
+def test_stall_spans_are_relative_to_the_window_start():
+    from services.stalls import stall_spans
+
+    ticks = [10.00, 10.01, 10.02, 10.52, 10.53]  # one 0.5 s gap
+    spans = stall_spans(ticks, start=10.0, end=10.54, interval=0.01)
+    assert len(spans) == 1
+    assert spans[0] == pytest.approx((0.02, 0.52))
+    assert stall_spans([], 5.0, 6.0, 0.01) == ((0.0, 1.0),)  # nothing fired: the whole window
