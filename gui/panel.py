@@ -17,6 +17,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from services.runs import ItemResult, OnItem, RunResult, cancelled_run, failed_run
+from services.stalls import stall_spans
 
 if TYPE_CHECKING:
     from gui.context import AppContext
@@ -163,12 +164,14 @@ class WorkloadPanel(QWidget):
     def _finish(self, result: RunResult, t0: float) -> RunResult:
         # The window ends when the work ends (a blocking call has just returned; an awaited one recorded it).
         end = self._t_done if self._t_done is not None else time.perf_counter()
-        stats = self.ctx.heartbeat.stats(max(t0, self._t_work), end)
-        self.last_stats = stats
+        start = max(t0, self._t_work)
+        hb = self.ctx.heartbeat
+        stats = self.last_stats = hb.stats(start, end)
         result = result.with_stalls(
             max_stall_ms=stats.max_stall_ms,
             p99_stall_ms=stats.p99_stall_ms,
             missed_frames=stats.missed_frames,
+            stalls=stall_spans(hb.ticks, start, end, hb.interval),
         )
         self._last = result
         self.progress.setText(self._summary(result))

@@ -101,3 +101,11 @@ def test_quit_with_a_fetch_in_flight_cancels_it_and_stops_everything(loop, windo
     assert len(ctx.tasks) == 0
     assert rows and rows[0].cancelled
     # the ctx fixture's teardown asserts the server thread and every other new thread are gone
+
+
+def test_a_blocking_run_records_its_stall_span_for_the_timeline(loop, window):
+    panel = setup_demo(window, "blocking", count=2, delay=0.3)
+    result = run(loop, click_and_wait(panel))
+    assert len(result.stalls) == 1
+    start, end = result.stalls[0]
+    assert start < 0.05 and end >= result.items[-1].ended  # the whole run was one frozen band
