@@ -71,7 +71,7 @@ class RunResult:
     p99_stall_ms: float | None = None
     missed_frames: int | None = None
     blocked_in: str | None = None  # where the UI thread was stuck, if the watchdog saw it
-    # UI stalls (>= 50 ms) during the run, as (from, to) seconds on the run's own clock - the timeline shades them.
+    # UI stalls (>= 50 ms) in the run: (from, to) seconds on the run's own clock; the timeline shades them.
     stalls: tuple[tuple[float, float], ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 FRAME_S = 1 / 60  # one 60 Hz frame, 16.7 ms
 
@@ -52,9 +53,7 @@ def stall_spans(
     seconds relative to ``start`` - the shaded "UI frozen" bands of a run's timeline."""
     inside = [t for t in ticks if start < t < end]
     points = [start, *inside, end]
-    return tuple(
-        (a - start, b - start) for a, b in zip(points, points[1:], strict=False) if b - a - interval >= min_s
-    )
+    return tuple((a - start, b - start) for a, b in pairwise(points) if b - a - interval >= min_s)
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
