@@ -16,6 +16,7 @@ from gui.heartbeat import Heartbeat
 from gui.tasks import TaskRegistry
 from services import cpu
 from services.demo_server import DemoServer
+from services.history import History
 from services.pool import WorkerPool
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class AppContext(QObject):
         self.data_dir = data_dir or default_data_dir()
         self.threads: ThreadPoolExecutor = cpu.thread_executor()
         self.pool = WorkerPool()
+        self.history: History | None = None
         self._closed = False
 
     # --- mode --------------------------------------------------------------------------------------------
@@ -64,6 +66,10 @@ class AppContext(QObject):
         from services.fetch import make_session
 
         self.heartbeat.start()
+        # Never raises: a corrupt, newer or unwritable history becomes a notice and a fresh/in-memory one.
+        # A short busy timeout: add() runs on the UI thread, and a locked file must not freeze the window.
+        self.history = History.open(self.data_dir, busy_timeout_s=0.3)
+        self.history.on_notice = self.status.emit
         self.server.start()
         self.session = make_session()
         log.info("demo server on %s", self.server.base_url)
@@ -86,8 +92,10 @@ class AppContext(QObject):
         if self._closed:
             return
         self._closed = True
-        await self.tasks.cancel_all()
+        await self.tasks.cancel_all()  # runs in flight end as "cancelled" rows, saved to history
         self.heartbeat.stop()
+        if self.history is not None:
+            self.history.close()
         if self.session is not None:
             await self.session.close()
             self.session = None

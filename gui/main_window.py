@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QGridLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -26,7 +30,10 @@ from gui.panel import WorkloadPanel
 from gui.runs_model import ItemsModel, RunsModel
 from gui.sqlite_panel import SqlitePanel
 from gui.widgets import FreezeBanner, ModeToggle
+from services import history as history_mod
 from services.runs import RunResult
+
+HISTORY_ROWS = 1000  # runs loaded into the table at start (the file keeps them all)
 
 EXPLAIN = {
     "blocking": "Blocking: the Run handler calls the work directly on the UI thread. Until it returns, "
@@ -115,6 +122,7 @@ class MainWindow(QMainWindow):
         ctx.status.connect(self.statusBar().showMessage)
         self._on_mode_changed(ctx.mode())
         self.toggle.set_mode(ctx.mode())
+        self.load_history()
 
     # --- building ----------------------------------------------------------------------------------------
     def add_panel(self, panel: WorkloadPanel) -> None:
@@ -124,6 +132,12 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(QAction("&Export all runs…", self, triggered=lambda: self.export_dialog(False)))
+        file_menu.addAction(
+            QAction("Export &selected runs…", self, triggered=lambda: self.export_dialog(True))
+        )
+        file_menu.addAction(QAction("&Clear history…", self, triggered=self.clear_history))
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         run_menu = self.menuBar().addMenu("&Run")
@@ -136,9 +150,6 @@ class MainWindow(QMainWindow):
         )
         for a in (self.run_action, self.cancel_action, self.mode_action):
             run_menu.addAction(a)
-        clear = QAction("Clear &runs table", self, triggered=self.runs_model.clear)
-        run_menu.addSeparator()
-        run_menu.addAction(clear)
         tools = self.menuBar().addMenu("&Tools")
         sqlite_panel = self.panels["sqlite"]
         tools.addAction(QAction("Open SQLite &database…", self, triggered=sqlite_panel.choose_file))
@@ -155,7 +166,70 @@ class MainWindow(QMainWindow):
     def cancel_current(self) -> None:
         self.current_panel().cancel_run()
 
+    # --- history -----------------------------------------------------------------------------------------
+    def load_history(self) -> None:
+        history = self.ctx.history
+        if history is None:
+            return
+        for run in history.load(limit=HISTORY_ROWS):
+            self.runs_model.add_run(run)
+        if history.notice:
+            self.banner.show_text(history.notice, False)
+        if self.runs_model.rowCount():
+            self.runs_view.scrollToBottom()
+            self.statusBar().showMessage(f"{self.runs_model.rowCount()} runs loaded from history", 6000)
+
+    def selected_runs(self) -> list[RunResult]:
+        rows = sorted({i.row() for i in self.runs_view.selectionModel().selectedRows()})
+        return [self.runs_model.run_at(r) for r in rows]
+
+    def export_dialog(self, selected_only: bool) -> None:
+        runs = self.selected_runs() if selected_only else self.runs_model.runs()
+        if not runs:
+            self.statusBar().showMessage(
+                "No runs to export" + (" (select some rows first)" if selected_only else "")
+            )
+            return
+        name, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export runs",
+            "freezelab-runs.csv",
+            "CSV, one row per run (*.csv);;CSV, one row per item (*.items.csv);;JSON (*.json)",
+        )
+        if name:
+            self.export_runs(runs, Path(name))
+
+    def export_runs(self, runs: list[RunResult], path: Path) -> Path | None:
+        try:
+            if path.suffix.lower() == ".json":
+                out = history_mod.export_json(runs, path)
+            else:
+                out = history_mod.export_csv(runs, path, items=path.name.lower().endswith(".items.csv"))
+        except OSError as exc:
+            self.banner.show_text(f"Could not export to {path}: {exc.strerror or exc}", False)
+            return None
+        self.statusBar().showMessage(f"Exported {len(runs)} runs to {out}", 10000)
+        return out
+
+    def clear_history(self, confirm: bool = True) -> None:
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Clear history",
+                f"Delete all {self.runs_model.rowCount()} runs from the table and the history?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        if self.ctx.history is not None and not self.ctx.history.delete_all():
+            self.banner.show_text(self.ctx.history.notice or "The history could not be cleared", False)
+            return
+        self.runs_model.clear()
+        self.items_model.set_run(None)
+        self.statusBar().showMessage("History cleared", 6000)
+
     def add_run(self, run: RunResult) -> None:
+        if self.ctx.history is not None:
+            self.ctx.history.add(run)  # never raises: a locked file keeps the run pending and says so
         row = self.runs_model.add_run(run)
         self.banner.show_run(run)
         self.runs_view.scrollToBottom()

@@ -253,4 +253,9 @@ class SqlitePanel(WorkloadPanel):
         self.results_model.set_rows(list(d.get("columns", [])), list(d.get("first_rows", [])))
         shown, total = len(d.get("first_rows", [])), d.get("rows", 0)
         more = f" (first {shown:,} shown)" if total > shown else ""
-        self.results_label.setText(f"{total:,} rows{more} — {len(d.get('columns', []))} columns")
+        columns = len(d.get("columns", []))
+        self.results_label.setText(f"{_plural(total, 'row')}{more} — {_plural(columns, 'column')}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
