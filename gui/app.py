@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import traceback
@@ -33,6 +34,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="close the window after SECONDS, exactly as a user would",
     )
+    p.add_argument(
+        "--report-paint",
+        action="store_true",
+        help="print 'freezelab: painted' to stdout when the window is first painted",
+    )
+    p.add_argument(
+        "--quit-after-paint", action="store_true", help="like --report-paint, then quit (start-up timing)"
+    )
     return p.parse_args(argv)
 
 
@@ -41,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    if problem := missing_display():
+        print(f"freezelab: {problem}", file=sys.stderr)
+        return 2
 
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -85,6 +98,8 @@ async def run_app(args: argparse.Namespace) -> int:
             _autorun(window, args.run)
         if args.quit_after is not None:
             loop.call_later(args.quit_after, window.close)
+        if args.report_paint or args.quit_after_paint:
+            _on_first_paint(window, quit_after=args.quit_after_paint)
         await quit_requested.wait()
         return 0
     finally:
@@ -119,6 +134,18 @@ def install_qt_message_filter() -> None:
     qInstallMessageHandler(handler)
 
 
+def missing_display() -> str | None:
+    """On Linux/BSD without a display Qt aborts with a cryptic plugin error: say what is wrong instead."""
+    if not sys.platform.startswith(("linux", "freebsd")) or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display found (neither DISPLAY nor WAYLAND_DISPLAY is set). Start it from a desktop session, "
+        "under xvfb-run, or with QT_QPA_PLATFORM=offscreen for --self-test."
+    )
+
+
 def raise_open_file_limit(want: int = 8192) -> None:
     """A burst at concurrency 1000 holds ~2000 sockets (client + embedded server); many desktops start a
     process at 1024 open files. Raise the soft limit towards the hard one (POSIX only)."""
@@ -146,6 +173,22 @@ def _autorun(window, spec: str) -> None:
     window.tabs.setCurrentWidget(panel)
     panel.start_run()
     print(f"freezelab: running {workload}:{panel.effective_mode(window.ctx.mode())}", flush=True)
+
+
+def _on_first_paint(window, quit_after: bool) -> None:
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                window.removeEventFilter(self)
+                print("freezelab: painted", flush=True)
+                if quit_after:  # after this paint has been flushed
+                    QTimer.singleShot(0, window.close)
+            return False
+
+    window._first_paint = FirstPaint(window)  # keep a reference for the filter's lifetime
+    window.installEventFilter(window._first_paint)
 
 
 def _report_to(window):

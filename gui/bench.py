@@ -3,8 +3,8 @@
 It lives in gui/ (not services/) because it measures the Qt event loop: services/ stays Qt-free.
 Blocking modes are called on the GUI thread exactly as the app's handlers call them; async modes are awaited
 on the qasync loop; `asyncio-plain` runs the same async code on a plain asyncio loop in a thread with no Qt
-(the overhead baseline), measured by an asyncio heartbeat. A failing item is data, not a crash: the command
-exits 0 whenever the benchmark itself ran.
+(the overhead baseline), measured by an asyncio heartbeat. Every ratio is computed from figures measured in
+the same invocation. A failing item is data, not a crash: the command exits 0 whenever the benchmark ran.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 from services.runs import RunResult
 from services.stalls import AsyncTicker
+from services.targets import TargetResult, format_targets, median, ratio
 
 WORKLOADS = ("fetch", "sqlite", "cpu")
 MODES = {
@@ -32,6 +33,8 @@ MODES = {
     "sqlite": ("blocking", "async"),
     "cpu": ("blocking", "loop", "thread", "process"),
 }
+DEFAULT_SCENARIO = {"fetch": "fetch-delay", "sqlite": "sqlite-copies", "cpu": "cpu-jobs"}
+PROCESS_SCENARIOS = ("startup", "idle", "memory")
 
 
 @dataclass
@@ -48,25 +51,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="freezelab-bench", description=__doc__.split("\n")[0])
     p.add_argument("--workload", choices=(*WORKLOADS, "all"), default="all")
     p.add_argument("--mode", action="append", help="repeatable; default: every mode of the workload")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help=f"repeatable: {', '.join([*SCENARIOS, *PROCESS_SCENARIOS])} or all (with targets)",
+    )
+    p.add_argument(
+        "--repeat", type=int, default=1, help="run each workload scenario N times; medians are reported"
+    )
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke check")
     p.add_argument("--urls", type=Path, help="file with one URL a line; replaces the embedded-server URLs")
     p.add_argument("--db", type=Path, help="SQLite file; replaces the demo database")
     p.add_argument("--query", action="append", help="SQL, repeatable; replaces the preset queries")
     p.add_argument("--timeout", type=float, default=10.0, help="per-URL timeout, seconds")
     p.add_argument("--concurrency", type=int, default=100, help="async fetch concurrency limit")
+    p.add_argument(
+        "--startup", action="store_true", help="also time process start → window painted (median of 5)"
+    )
+    p.add_argument("--idle", type=float, metavar="SECONDS", help="also measure the CPU use of an idle window")
+    p.add_argument("--soak", type=int, metavar="N", help="also run N runs in one app and report growth")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    names = args.scenario or []
+    if "all" in names:
+        names = [*SCENARIOS, *PROCESS_SCENARIOS]
+    unknown = [n for n in names if n not in SCENARIOS and n not in PROCESS_SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenario {unknown[0]!r}")
+    if not names:  # the plain workload benchmark (DESIGN.md contract)
+        names = [DEFAULT_SCENARIO[w] for w in (WORKLOADS if args.workload == "all" else (args.workload,))]
+    args.scenarios = names
+    return args
 
 
-# --- measuring one run ---------------------------------------------------------------------------------
-async def measure_qt(
-    bc: BenchContext, call: Callable[[], RunResult | Awaitable[RunResult]], scenario: str
-) -> RunResult:
+# --- measuring one run -----------------------------------------------------------------------------------
+async def measure_qt(bc: BenchContext, call: Callable[[], Any], scenario: str) -> RunResult:
     """Run one blocking call or one coroutine on the qasync loop; stall figures from the Qt heartbeat."""
     t0 = time.perf_counter()
     out = call()
     result = await out if asyncio.iscoroutine(out) else out
-    stats = bc.heartbeat.stats(t0, time.perf_counter())
+    t1 = time.perf_counter()
+    stats = bc.heartbeat.stats(t0, t1)
     return result.with_stalls(
         scenario=scenario,
         max_stall_ms=stats.max_stall_ms,
@@ -95,47 +123,100 @@ def measure_plain(make: Callable[[], Awaitable[RunResult]], scenario: str) -> Ru
     thread = threading.Thread(target=lambda: asyncio.run(main()), name="bench-plain-asyncio")
     thread.start()
     thread.join()
-    stats = box["stats"]
+    s = box["stats"]
     return box["result"].with_stalls(
         mode="asyncio-plain",
         scenario=scenario,
-        max_stall_ms=stats.max_stall_ms,
-        p99_stall_ms=stats.p99_stall_ms,
-        missed_frames=stats.missed_frames,
+        max_stall_ms=s.max_stall_ms,
+        p99_stall_ms=s.p99_stall_ms,
+        missed_frames=s.missed_frames,
     )
 
 
-# --- workloads ----------------------------------------------------------------------------------------
-async def bench_fetch(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+async def fetch_modes(
+    bc: BenchContext, scenario: str, urls: list[str], modes: list[str], opts
+) -> list[RunResult]:
     from services import fetch
 
-    args = bc.args
-    if args.urls:
-        urls = fetch.parse_url_list(args.urls.read_text(encoding="utf-8", errors="replace"))
-        scenarios = [("urls-file", urls)]
-    else:
-        n, delay = (6, 0.2) if args.quick else (20, 0.5)
-        scenarios = [(f"{n}x/delay/{delay}", [bc.server.url(f"/delay/{delay}?i={i}") for i in range(n)])]
-    opts = fetch.FetchOptions(timeout_s=args.timeout, concurrency=args.concurrency)
     results = []
-    for scenario, urls in scenarios:
-        for mode in modes:
-            if mode == "blocking":
-                r = await measure_qt(bc, lambda u=urls: fetch.fetch_blocking(u, opts), scenario)
-            elif mode == "async":
-                r = await measure_qt(bc, lambda u=urls: fetch.fetch_async(bc.session, u, opts), scenario)
-            else:  # asyncio-plain: the same coroutine, its own session, a loop with no Qt
+    for mode in modes:
+        if mode == "blocking":
+            results.append(await measure_qt(bc, lambda: fetch.fetch_blocking(urls, opts), scenario))
+        elif mode == "async":
+            results.append(await measure_qt(bc, lambda: fetch.fetch_async(bc.session, urls, opts), scenario))
+        elif mode == "asyncio-plain":  # the same coroutine, its own session, on a loop with no Qt
 
-                async def plain(u=urls):
-                    async with fetch.make_session() as session:
-                        return await fetch.fetch_async(session, u, opts)
+            async def plain():
+                async with fetch.make_session() as session:
+                    return await fetch.fetch_async(session, urls, opts)
 
-                r = measure_plain(plain, scenario)  # fetch_async labels it; measure_plain says asyncio-plain
-            results.append(r)
+            results.append(measure_plain(plain, scenario))
     return results
 
 
-async def bench_sqlite(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+# --- workload scenarios: (run it, then judge it) ---------------------------------------------------------
+async def run_fetch_delay(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+    from services import fetch
+
+    if bc.args.urls:
+        urls = fetch.parse_url_list(bc.args.urls.read_text(encoding="utf-8", errors="replace"))
+        name = "urls-file"
+    else:
+        n, delay = (6, 0.2) if bc.args.quick else (20, 0.5)
+        urls = [bc.server.url(f"/delay/{delay}?i={i}") for i in range(n)]
+        name = f"{n}x/delay/{delay}"
+    opts = fetch.FetchOptions(timeout_s=bc.args.timeout, concurrency=bc.args.concurrency)
+    return await fetch_modes(bc, name, urls, modes, opts)
+
+
+def judge_fetch_delay(bc: BenchContext, runs: list[RunResult]) -> list[TargetResult]:
+    if bc.args.urls:
+        return []
+    n, delay = (6, 0.2) if bc.args.quick else (20, 0.5)
+    return [
+        TargetResult(
+            "fetch-delay: async wall",
+            _med(runs, "async", "wall_s"),
+            delay * 1.1,
+            "s",
+            note=f"the physical limit is one delay, {delay} s",
+        ),
+        TargetResult("fetch-delay: async max stall", _med(runs, "async", "max_stall_ms"), 50, "ms"),
+        TargetResult(
+            "fetch-delay: blocking wall / (n × delay)",
+            ratio(_med(runs, "blocking", "wall_s"), n * delay),
+            1.2,
+            "×",
+            note="blocking waits for each URL in turn: ≈ 1 means n × delay",
+        ),
+    ]
+
+
+async def run_fetch_burst(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+    from services import fetch
+
+    n = 200 if bc.args.quick else 1000
+    urls = [bc.server.url(f"/instant?i={i}") for i in range(n)]
+    opts = fetch.FetchOptions(timeout_s=max(bc.args.timeout, 30.0), concurrency=max(bc.args.concurrency, 100))
+    wanted = [m for m in modes if m != "blocking"]  # 1000 blocking requests teach nothing new
+    return await fetch_modes(bc, f"{n}x/instant c{opts.concurrency}", urls, wanted, opts)
+
+
+def judge_fetch_burst(bc: BenchContext, runs: list[RunResult]) -> list[TargetResult]:
+    return [
+        TargetResult(
+            "fetch-burst: async wall / asyncio-plain wall",
+            ratio(_med(runs, "async", "wall_s"), _med(runs, "asyncio-plain", "wall_s")),
+            1.5,
+            "×",
+            note="aim 1.25; plain asyncio with no Qt is the floor",
+        ),
+        TargetResult("fetch-burst: async max stall", _med(runs, "async", "max_stall_ms"), 50, "ms"),
+        TargetResult("fetch-burst: async p99 stall", _med(runs, "async", "p99_stall_ms"), 17, "ms"),
+    ]
+
+
+async def run_sqlite_copies(bc: BenchContext, modes: list[str]) -> list[RunResult]:
     from services import demo_db, sqlite
 
     args = bc.args
@@ -156,15 +237,25 @@ async def bench_sqlite(bc: BenchContext, modes: list[str]) -> list[RunResult]:
     for q_index, sql in enumerate(queries):
         scenario = f"{copies}x query {q_index + 1}"
         for mode in modes:
-            if mode == "blocking":
-                r = await measure_qt(bc, lambda q=sql: sqlite.query_blocking(db, q, opts), scenario)
-            else:
-                r = await measure_qt(bc, lambda q=sql: sqlite.query_async(db, q, opts), scenario)
-            results.append(r)
+            call = sqlite.query_blocking if mode == "blocking" else sqlite.query_async
+            results.append(await measure_qt(bc, lambda c=call, q=sql: c(db, q, opts), scenario))
     return results
 
 
-async def bench_cpu(bc: BenchContext, modes: list[str]) -> list[RunResult]:
+def judge_sqlite_copies(bc: BenchContext, runs: list[RunResult]) -> list[TargetResult]:
+    return [
+        TargetResult(
+            "sqlite-copies: async wall / blocking wall",
+            ratio(_med(runs, "async", "wall_s"), _med(runs, "blocking", "wall_s")),
+            0.75,
+            "×",
+            note="2 cores: the floor is 0.5",
+        ),
+        TargetResult("sqlite-copies: async max stall", _med(runs, "async", "max_stall_ms"), 50, "ms"),
+    ]
+
+
+async def run_cpu_jobs(bc: BenchContext, modes: list[str]) -> list[RunResult]:
     from services import cpu
 
     opts = cpu.CpuOptions(jobs=4, n=cpu.DEFAULT_N // (5 if bc.args.quick else 1))
@@ -180,14 +271,43 @@ async def bench_cpu(bc: BenchContext, modes: list[str]) -> list[RunResult]:
     return [await measure_qt(bc, calls[mode], scenario) for mode in modes]
 
 
-BENCHES: dict[str, Callable[[BenchContext, list[str]], Awaitable[list[RunResult]]]] = {
-    "fetch": bench_fetch,
-    "sqlite": bench_sqlite,
-    "cpu": bench_cpu,
+def judge_cpu_jobs(bc: BenchContext, runs: list[RunResult]) -> list[TargetResult]:
+    thread_vs_blocking = ratio(_med(runs, "thread", "wall_s"), _med(runs, "blocking", "wall_s"))
+    note = (
+        "" if thread_vs_blocking is None else f"thread / blocking = {thread_vs_blocking:.2f} (the GIL: ≈ 1)"
+    )
+    return [
+        TargetResult(
+            "cpu-jobs: process wall / blocking wall",
+            ratio(_med(runs, "process", "wall_s"), _med(runs, "blocking", "wall_s")),
+            0.6,
+            "×",
+            note=note,
+        ),
+        TargetResult("cpu-jobs: process max stall", _med(runs, "process", "max_stall_ms"), 50, "ms"),
+    ]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    workload: str
+    run: Callable[[BenchContext, list[str]], Awaitable[list[RunResult]]]
+    judge: Callable[[BenchContext, list[RunResult]], list[TargetResult]]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "fetch-delay": Scenario("fetch", run_fetch_delay, judge_fetch_delay),
+    "fetch-burst": Scenario("fetch", run_fetch_burst, judge_fetch_burst),
+    "sqlite-copies": Scenario("sqlite", run_sqlite_copies, judge_sqlite_copies),
+    "cpu-jobs": Scenario("cpu", run_cpu_jobs, judge_cpu_jobs),
 }
 
 
-# --- output ----------------------------------------------------------------------------------------
+def _med(runs: list[RunResult], mode: str, field: str) -> float | None:
+    return median([getattr(r, field) for r in runs if r.mode == mode and not r.error])
+
+
+# --- output ---------------------------------------------------------------------------------------------
 COLUMNS = (
     "workload",
     "mode",
@@ -202,16 +322,24 @@ COLUMNS = (
 )
 
 
-def table(runs: list[RunResult]) -> str:
-    rows = [COLUMNS]
-    for r in runs:
-        d = r.to_dict()
-        rows.append(tuple(_cell(d[c]) for c in COLUMNS))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+def table(runs: list[RunResult], repeat: int = 1) -> str:
+    """One row per run, or with repeats one row per (scenario, mode) holding the medians."""
+    rows = [(*COLUMNS, "runs") if repeat > 1 else COLUMNS]
+    if repeat > 1:
+        groups: dict[tuple[str, str, str], list[RunResult]] = {}
+        for r in runs:
+            groups.setdefault((r.workload, r.scenario, r.mode), []).append(r)
+        for group in groups.values():
+            d = group[0].to_dict()
+            for key in ("wall_s", "items_sum_s", "max_stall_ms", "p99_stall_ms", "ok", "failed"):
+                d[key] = median([g.to_dict()[key] for g in group])
+            rows.append((*(_cell(d[c]) for c in COLUMNS), str(len(group))))
+    else:
+        rows += [tuple(_cell(r.to_dict()[c]) for c in COLUMNS) for r in runs]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
-            cell.rjust(w) if i >= 3 else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in rows
     ]
@@ -226,13 +354,13 @@ def _cell(v: Any) -> str:
 
 
 def environment() -> dict[str, Any]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    pkgs = {}
+    pkgs: dict[str, str | None] = {}
     for name in ("PySide6-Essentials", "qasync", "aiohttp", "aiosqlite", "requests"):
         try:
             pkgs[name] = version(name)
-        except Exception:  # pragma: no cover - a missing optional package
+        except PackageNotFoundError:
             pkgs[name] = None
     return {
         "python": platform.python_version(),
@@ -242,12 +370,22 @@ def environment() -> dict[str, Any]:
     }
 
 
-def to_json(runs: list[RunResult]) -> dict[str, Any]:
+def to_json(
+    runs: list[RunResult], targets: list[TargetResult] = (), extra: dict | None = None
+) -> dict[str, Any]:
     keys = (*COLUMNS, "results")
-    return {"runs": [{k: r.to_dict()[k] for k in keys} for r in runs], "environment": environment()}
+    data: dict[str, Any] = {
+        "runs": [{k: r.to_dict()[k] for k in keys} for r in runs],
+        "environment": environment(),
+    }
+    if targets:
+        data["targets"] = [t.to_dict() for t in targets]
+    if extra:
+        data.update(extra)
+    return data
 
 
-# --- entry point ---------------------------------------------------------------------------------------
+# --- entry point ----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -263,46 +401,72 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        runs = loop.run_until_complete(run_bench(args))
+        runs, targets, extra = loop.run_until_complete(run_bench(args))
     finally:
         loop.close()
         asyncio.set_event_loop(None)
-    print(table(runs))
+    if runs:
+        print(table(runs, args.repeat))
+    for text in extra.pop("_text", []):
+        print(text)
+    if targets:
+        print()
+        print(format_targets(targets))
     if args.json:
-        args.json.write_text(json.dumps(to_json(runs), indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps(to_json(runs, targets, extra), indent=2), encoding="utf-8")
         print(f"JSON written to {args.json}")
     return 0
 
 
-async def run_bench(args: argparse.Namespace) -> list[RunResult]:
+async def run_bench(args: argparse.Namespace) -> tuple[list[RunResult], list[TargetResult], dict[str, Any]]:
+    from gui import bench_process
     from gui.heartbeat import Heartbeat
     from services import cpu
     from services.demo_server import DemoServer
     from services.fetch import make_session
     from services.pool import WorkerPool
 
-    workloads = WORKLOADS if args.workload == "all" else (args.workload,)
     heartbeat = Heartbeat()
     heartbeat.start()
     server = DemoServer()
     server.start()
     session = make_session()
     pool = WorkerPool()
-    if "cpu" in workloads:
-        pool.start()  # warms up in the background while the other workloads run
+    if "cpu-jobs" in args.scenarios:
+        pool.start()  # warms up in the background while the other scenarios run
     bc = BenchContext(args, heartbeat, server, session, pool, cpu.thread_executor())
     runs: list[RunResult] = []
+    targets: list[TargetResult] = []
+    extra: dict[str, Any] = {"_text": []}
+    judge = bool(args.scenario)  # targets only when scenarios were named
     try:
-        for w in workloads:
-            modes = [m for m in (args.mode or MODES[w]) if m in MODES[w]]
-            runs += await BENCHES[w](bc, modes)
+        for name in args.scenarios:
+            if name in SCENARIOS:
+                sc = SCENARIOS[name]
+                modes = [m for m in (args.mode or MODES[sc.workload]) if m in MODES[sc.workload]]
+                mine: list[RunResult] = []
+                for _ in range(args.repeat):
+                    mine += await sc.run(bc, modes)
+                runs += mine
+                if judge:
+                    targets += sc.judge(bc, mine)
     finally:
         heartbeat.stop()
         await session.close()
         server.stop()
         pool.shutdown()
         bc.threads.shutdown(wait=True)
-    return runs
+    # Whole-process measures run after the in-process ones, on a quiet machine.
+    if "startup" in args.scenarios or args.startup:
+        targets.append(await bench_process.startup(repeat=5))
+    if "idle" in args.scenarios or args.idle:
+        targets.append(await bench_process.idle(args.idle or 10.0))
+    if "memory" in args.scenarios:
+        targets += await bench_process.memory(extra)
+    if args.soak:
+        report = await bench_process.soak_report(args.soak, extra)
+        targets += bench_process.judge_soak(report)
+    return runs, targets, extra
 
 
 if __name__ == "__main__":

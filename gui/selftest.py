@@ -6,6 +6,8 @@ should not saw ticks while it ran. It prints one line per check and `self-test: 
 
 from __future__ import annotations
 
+import psutil
+
 from gui.asyncutil import next_emit
 
 
@@ -50,5 +52,6 @@ async def run_self_test(window, out=print) -> int:
                     ticks > 0,
                     f"{ticks} heartbeat ticks, max stall {run.max_stall_ms:.0f} ms",
                 )
+    out(f"self-test: RSS {psutil.Process().memory_info().rss / 2**20:.0f} MB")
     out(f"self-test: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
