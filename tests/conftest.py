@@ -10,15 +10,29 @@ import threading
 import pytest
 
 
-@pytest.fixture
-def loop(qapp):
+@pytest.fixture(scope="session")
+def _session_loop(qapp):
+    # One qasync loop for the whole session. A fresh loop per test crashed now and then (a segfault inside
+    # Qt's exec): each closed loop leaves its _SimpleTimer's Qt timers and deferred deletes behind, and they
+    # fire inside the next test's loop.
     import qasync
 
     loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
     yield loop
     loop.close()
+
+
+@pytest.fixture
+def loop(_session_loop):
+    asyncio.set_event_loop(_session_loop)
+    yield _session_loop
+    leftover = [t for t in asyncio.all_tasks(_session_loop) if not t.done()]
+    for t in leftover:
+        t.cancel()
+    if leftover:
+        _session_loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
     asyncio.set_event_loop(None)
+    assert not leftover, f"a test left tasks running: {leftover}"
 
 
 @pytest.fixture
