@@ -18,6 +18,7 @@ from services import cpu
 from services.demo_server import DemoServer
 from services.history import History
 from services.pool import WorkerPool
+from services.watchdog import Watchdog
 
 if TYPE_CHECKING:
     import aiohttp
@@ -47,6 +48,8 @@ class AppContext(QObject):
         self.threads: ThreadPoolExecutor = cpu.thread_executor()
         self.pool = WorkerPool()
         self.history: History | None = None
+        # Samples the UI thread's stack when it stops ticking for > 200 ms: "what blocked the UI".
+        self.watchdog = Watchdog()
         self._closed = False
 
     # --- mode --------------------------------------------------------------------------------------------
@@ -65,7 +68,9 @@ class AppContext(QObject):
         """Call inside the running event loop (aiohttp sessions belong to a loop)."""
         from services.fetch import make_session
 
+        self.heartbeat.ticked.connect(self._beat)
         self.heartbeat.start()
+        self.watchdog.start()
         # Never raises: a corrupt, newer or unwritable history becomes a notice and a fresh/in-memory one.
         # A short busy timeout: add() runs on the UI thread, and a locked file must not freeze the window.
         self.history = History.open(self.data_dir, busy_timeout_s=0.3)
@@ -75,6 +80,9 @@ class AppContext(QObject):
         log.info("demo server on %s", self.server.base_url)
         self.pool.start()  # returns at once; the workers start and warm up in the background
         self.watch_pool()
+
+    def _beat(self, _lag: float) -> None:
+        self.watchdog.beat()
 
     def watch_pool(self) -> None:
         """Tell the UI when the (possibly restarted) pool is warm."""
@@ -93,6 +101,7 @@ class AppContext(QObject):
             return
         self._closed = True
         await self.tasks.cancel_all()  # runs in flight end as "cancelled" rows, saved to history
+        self.watchdog.stop()  # before the heartbeat, or its silence would look like a freeze
         self.heartbeat.stop()
         if self.history is not None:
             self.history.close()

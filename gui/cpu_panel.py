@@ -45,6 +45,8 @@ class CpuPanel(WorkloadPanel):
         for mode, text in ASYNC_MODES.items():
             self.async_mode.addItem(text, mode)
         self.async_mode.setToolTip("What 'Async' means for CPU work (the global toggle must be on Async)")
+        self.async_mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.async_mode.setMinimumContentsLength(16)
         self.jobs = QSpinBox()
         self.jobs.setRange(1, cpu.MAX_JOBS)
         self.jobs.setValue(4)
@@ -61,6 +63,7 @@ class CpuPanel(WorkloadPanel):
         self.workers.setToolTip("Worker processes in the pool (changing it restarts the pool)")
         self.workers.editingFinished.connect(lambda: ctx.pool.set_workers(self.workers.value()))
         self.pool_status = QLabel("Process pool: starting…")
+        self.pool_status.setWordWrap(True)
         self.crash_button = QPushButton("Crash a worker")
         self.crash_button.setToolTip("Advanced: kill one pool worker to see the app recover")
         self.crash_button.clicked.connect(self.crash_worker)
@@ -85,6 +88,7 @@ class CpuPanel(WorkloadPanel):
         row.addLayout(right, 1)
 
         self.async_mode.currentIndexChanged.connect(self._explain)
+        self.async_mode.currentIndexChanged.connect(self.submode_changed)
         ctx.mode_changed.connect(self._explain)
         ctx.pool_changed.connect(self._show_pool)
         self._explain()
@@ -110,6 +114,9 @@ class CpuPanel(WorkloadPanel):
 
     async def prepare_self_test(self) -> None:
         await self.ctx.pool.wait_ready()
+
+    def explain(self, mode: str) -> str:
+        return WHY[mode]
 
     def _explain(self, *_args) -> None:
         mode = self.effective_mode(self.ctx.mode())

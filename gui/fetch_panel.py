@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -23,6 +26,12 @@ MB = 1024 * 1024
 class FetchPanel(WorkloadPanel):
     workload = "fetch"
     title = "Fetch URLs"
+    explanations: ClassVar[dict[str, str]] = {
+        "blocking": "Blocking: requests fetches one URL, waits for the whole reply, then the next — on the "
+        "UI thread. While it waits, Qt cannot repaint or take a click: the dot stops.",
+        "async": "Async: aiohttp sends every request (up to the concurrency limit) and awaits the replies. "
+        "While they travel, the event loop is free, so the window stays alive and the waits overlap.",
+    }
 
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -41,7 +50,9 @@ class FetchPanel(WorkloadPanel):
         self.urls.setToolTip("Edit freely: this list is exactly what Run fetches")
         self.description = QLabel()
         self.description.setWordWrap(True)
-        self.description.setStyleSheet("color: palette(mid);")
+        italic = QFont()  # only "italic" is set, so size and family still follow the (zoomed) app font
+        italic.setItalic(True)
+        self.description.setFont(italic)
         self.note = QLabel("Blocking runs cannot be cancelled: the frozen window cannot even see the click.")
         self.note.setWordWrap(True)
 
@@ -52,17 +63,18 @@ class FetchPanel(WorkloadPanel):
         params.addRow("Timeout", self.timeout)
         params.addRow("Concurrency", self.concurrency)
         params.addRow("Body cap", self.max_mb)
-        left = QVBoxLayout()
-        left.addLayout(params)
-        left.addWidget(self.note)
-        left.addStretch(1)
-        right = QVBoxLayout()
-        right.addWidget(self.description)
-        right.addWidget(self.urls, 1)
-        row = QHBoxLayout(self.form)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addLayout(left)
-        row.addLayout(right, 1)
+        side = QVBoxLayout()
+        side.addWidget(self.description)
+        side.addWidget(self.note)
+        side.addStretch(1)
+        top = QHBoxLayout()
+        top.addLayout(params, 3)
+        top.addLayout(side, 2)
+        outer = QVBoxLayout(self.form)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(top)
+        outer.addWidget(QLabel("URLs (edit freely; one per line):"))
+        outer.addWidget(self.urls, 1)
 
         self.preset.currentIndexChanged.connect(self.fill_urls)
         self.count.valueChanged.connect(self.fill_urls)

@@ -1,13 +1,14 @@
-"""The main window: mode toggle, responsiveness meter, one panel per workload, the runs table."""
+"""The main window: mode toggle and heartbeat on top, workload panels beside the "why" tabs, runs below."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFileDialog,
     QGridLayout,
     QHeaderView,
@@ -26,21 +27,17 @@ from gui.context import AppContext
 from gui.cpu_panel import CpuPanel
 from gui.fetch_panel import FetchPanel
 from gui.heartbeat import PulseWidget
+from gui.insights import InsightTabs
 from gui.panel import WorkloadPanel
-from gui.runs_model import ItemsModel, RunsModel
+from gui.runs_model import RunsModel
+from gui.settings import AppSettings, Zoom
 from gui.sqlite_panel import SqlitePanel
 from gui.widgets import FreezeBanner, ModeToggle
 from services import history as history_mod
 from services.runs import RunResult
 
 HISTORY_ROWS = 1000  # runs loaded into the table at start (the file keeps them all)
-
-EXPLAIN = {
-    "blocking": "Blocking: the Run handler calls the work directly on the UI thread. Until it returns, "
-    "Qt cannot repaint, react to clicks or take keys — the dot stops.",
-    "async": "Async: the Run handler awaits the work. Whenever the work waits (network, disk, a worker), "
-    "control goes back to the event loop, which keeps the window alive — the dot keeps moving.",
-}
+LAG_LABEL_MS = 100  # refresh the lag readout at most 10 times a second
 
 
 class MainWindow(QMainWindow):
@@ -50,9 +47,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.ctx = ctx
         self.setWindowTitle("Freeze Lab — blocking vs async")
-        self.resize(1240, 780)
+        self.settings = AppSettings(ctx.data_dir / "settings.ini")
+        self.zoom = Zoom(QApplication.instance())
 
-        # --- header: toggle, explanation, the moving dot, a box to type in -------------------------------
+        # --- header: toggle, explanation, the moving dot, a box to type in, the verdict ------------------
         self.toggle = ModeToggle()
         self.toggle.mode_changed.connect(ctx.set_mode)
         ctx.mode_changed.connect(self._on_mode_changed)
@@ -60,9 +58,9 @@ class MainWindow(QMainWindow):
         self.explain.setWordWrap(True)
         self.pulse = PulseWidget(ctx.heartbeat)
         self.lag_label = QLabel("lag 0 ms")
-        self.lag_label.setMinimumWidth(90)
         self.lag_label.setToolTip("How late the last heartbeat tick was (one frame is 16.7 ms)")
-        ctx.heartbeat.ticked.connect(self._on_tick)
+        self._lag_timer = QTimer(self, interval=LAG_LABEL_MS, timeout=self._show_lag)
+        self._lag_timer.start()
         self.type_here = QLineEdit()
         self.type_here.setPlaceholderText("Type here during a run — does it keep up?")
         self.banner = FreezeBanner()
@@ -76,42 +74,37 @@ class MainWindow(QMainWindow):
         header.addWidget(self.banner, 2, 1, 1, 2)
         header.setColumnStretch(1, 1)
 
-        # --- workloads -----------------------------------------------------------------------------------
+        # --- workloads beside the "why" tabs --------------------------------------------------------------
         self.tabs = QTabWidget()
         self.panels: dict[str, WorkloadPanel] = {}
-        self.add_panel(FetchPanel(ctx))
-        self.add_panel(SqlitePanel(ctx))
-        self.add_panel(CpuPanel(ctx))
+        for panel in (FetchPanel(ctx), SqlitePanel(ctx), CpuPanel(ctx)):
+            self.add_panel(panel)
+        self.insights = InsightTabs(ctx, _table)
+        self.middle = QSplitter(Qt.Orientation.Horizontal)
+        self.middle.addWidget(self.tabs)
+        self.middle.addWidget(self.insights)
+        self.middle.setStretchFactor(0, 5)
+        self.middle.setStretchFactor(1, 6)
 
-        # --- runs table and the selected run's items -----------------------------------------------------
+        # --- the runs table ------------------------------------------------------------------------------
         self.runs_model = RunsModel(self)
         self.runs_view = _table(self.runs_model)
         self.runs_view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.runs_view.setToolTip(
+            "Select a run to see its timeline and items; Ctrl+click a second one to compare"
+        )
         self.runs_view.selectionModel().selectionChanged.connect(self._on_selection)
-        self.items_model = ItemsModel(self)
-        self.items_view = _table(self.items_model)
-        self.items_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.items_view.horizontalHeader().setStretchLastSection(True)
-        self.items_title = QLabel("Select a run to see its items")
-        items_box = QWidget()
-        items_layout = QVBoxLayout(items_box)
-        items_layout.setContentsMargins(0, 0, 0, 0)
-        items_layout.addWidget(self.items_title)
-        items_layout.addWidget(self.items_view)
         runs_box = QWidget()
         runs_layout = QVBoxLayout(runs_box)
         runs_layout.setContentsMargins(0, 0, 0, 0)
-        runs_layout.addWidget(QLabel("Runs"))
+        runs_layout.addWidget(QLabel("Runs — select one to see why; Ctrl+click another to compare them"))
         runs_layout.addWidget(self.runs_view)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(runs_box)
-        bottom.addWidget(items_box)
-        bottom.setSizes([760, 480])
 
         self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.addWidget(self.tabs)
-        self.split.addWidget(bottom)
-        self.split.setSizes([330, 300])
+        self.split.addWidget(self.middle)
+        self.split.addWidget(runs_box)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -120,8 +113,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_menus()
         ctx.status.connect(self.statusBar().showMessage)
+        self.tabs.currentChanged.connect(self.refresh_mode_views)
+        self.insights.log.install()
+        self.restore_settings()
         self._on_mode_changed(ctx.mode())
-        self.toggle.set_mode(ctx.mode())
         self.load_history()
 
     # --- building ----------------------------------------------------------------------------------------
@@ -129,32 +124,51 @@ class MainWindow(QMainWindow):
         self.panels[panel.workload] = panel
         self.tabs.addTab(panel, panel.title)
         panel.run_finished.connect(self.add_run)
+        panel.submode_changed.connect(self.refresh_mode_views)
 
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(QAction("&Export all runs…", self, triggered=lambda: self.export_dialog(False)))
-        file_menu.addAction(
-            QAction("Export &selected runs…", self, triggered=lambda: self.export_dialog(True))
+        def action(menu, text, slot, shortcut=None, tip=None):
+            a = QAction(text, self)
+            a.triggered.connect(slot)
+            if shortcut is not None:
+                a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+            if tip:
+                a.setStatusTip(tip)
+            menu.addAction(a)
+            return a
+
+        m = self.menuBar().addMenu("&File")
+        action(m, "&Export all runs…", lambda: self.export_dialog(False))
+        action(m, "Export &selected runs…", lambda: self.export_dialog(True))
+        action(m, "&Clear history…", self.clear_history)
+        m.addSeparator()
+        action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        m = self.menuBar().addMenu("&Run")
+        self.run_action = action(
+            m, "&Run", self.run_current, "F5", "Run the current workload in the chosen mode"
         )
-        file_menu.addAction(QAction("&Clear history…", self, triggered=self.clear_history))
-        file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
-        file_menu.addAction(quit_action)
-        run_menu = self.menuBar().addMenu("&Run")
-        self.run_action = QAction("&Run", self, shortcut=QKeySequence("F5"), triggered=self.run_current)
-        self.cancel_action = QAction(
-            "&Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel_current
+        self.cancel_action = action(m, "&Cancel", self.cancel_current, "Esc", "Cancel the running async run")
+        self.mode_action = action(m, "Toggle &Blocking/Async", self.toggle.toggle, "Ctrl+M")
+        m.addSeparator()
+        sqlite_panel, cpu_panel = self.panels["sqlite"], self.panels["cpu"]
+        action(m, "Open SQLite &database…", sqlite_panel.choose_file)
+        action(m, "Rebuild &demo database", sqlite_panel.rebuild_demo)
+        action(m, "Crash a pool &worker", cpu_panel.crash_worker)
+
+        m = self.menuBar().addMenu("&View")
+        zoom_in = [QKeySequence(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
+        self.zoom_in_action = action(m, "Zoom &in", lambda: self.set_zoom(self.zoom.step(+1)), zoom_in)
+        self.zoom_out_action = action(
+            m, "Zoom &out", lambda: self.set_zoom(self.zoom.step(-1)), QKeySequence.StandardKey.ZoomOut
         )
-        self.mode_action = QAction(
-            "Toggle &Blocking/Async", self, shortcut=QKeySequence("Ctrl+M"), triggered=self.toggle.toggle
-        )
-        for a in (self.run_action, self.cancel_action, self.mode_action):
-            run_menu.addAction(a)
-        tools = self.menuBar().addMenu("&Tools")
-        sqlite_panel = self.panels["sqlite"]
-        tools.addAction(QAction("Open SQLite &database…", self, triggered=sqlite_panel.choose_file))
-        tools.addAction(QAction("&Rebuild demo database", self, triggered=sqlite_panel.rebuild_demo))
-        tools.addAction(QAction("&Crash a pool worker", self, triggered=self.panels["cpu"].crash_worker))
+        self.zoom_reset_action = action(m, "&Actual size", lambda: self.set_zoom(1.0), "Ctrl+0")
+        m.addSeparator()
+        self.fullscreen_action = action(m, "&Full screen", self.toggle_full_screen, "F11")
+        self.fullscreen_action.setCheckable(True)
+
+        m = self.menuBar().addMenu("&Help")
+        action(m, "&About Freeze Lab", self.about)
 
     # --- behaviour ---------------------------------------------------------------------------------------
     def current_panel(self) -> WorkloadPanel:
@@ -165,6 +179,103 @@ class MainWindow(QMainWindow):
 
     def cancel_current(self) -> None:
         self.current_panel().cancel_run()
+
+    def refresh_mode_views(self, *_args) -> None:
+        """The explanation and the code view follow the current panel and the mode it would run in."""
+        panel = self.current_panel()
+        mode = panel.effective_mode(self.ctx.mode())
+        self.explain.setText(panel.explain(mode))
+        self.insights.code.show_source(panel.workload, mode)
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.toggle.set_mode(mode)
+        self.refresh_mode_views()
+
+    def _show_lag(self) -> None:
+        text = f"lag {self.ctx.heartbeat.last_lag * 1000:.0f} ms"
+        if text != self.lag_label.text():
+            self.lag_label.setText(text)
+
+    # --- classroom view ----------------------------------------------------------------------------------
+    def set_zoom(self, factor: float) -> None:
+        factor = self.zoom.set(factor)
+        self.toggle.refresh_font()
+        self.banner.refresh_font()
+        self.settings.set("view/zoom", factor)
+        self.statusBar().showMessage(f"Zoom {factor:.0%}", 3000)
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+        self.fullscreen_action.setChecked(self.isFullScreen())
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Freeze Lab",
+            "Freeze Lab runs the same work blocking (on the UI thread) and async (awaited on a qasync event "
+            "loop), so you can see — and feel — the difference.\n\n"
+            "F5 run · Esc cancel · Ctrl+M toggle mode · Ctrl+= / Ctrl+- / Ctrl+0 zoom · F11 full screen",
+        )
+
+    # --- settings ----------------------------------------------------------------------------------------
+    def panel_widgets(self) -> dict[str, dict[str, QWidget]]:
+        fetch, sqlite, cpu = self.panels["fetch"], self.panels["sqlite"], self.panels["cpu"]
+        return {
+            "fetch": {
+                "preset": fetch.preset,
+                "count": fetch.count,
+                "delay": fetch.delay,
+                "timeout": fetch.timeout,
+                "concurrency": fetch.concurrency,
+                "body_cap": fetch.max_mb,
+            },
+            "sqlite": {"preset": sqlite.preset, "copies": sqlite.copies, "row_cap": sqlite.row_cap},
+            "cpu": {"async_mode": cpu.async_mode, "jobs": cpu.jobs, "size": cpu.size},
+            "log": {"level": self.insights.log.level},
+        }
+
+    def restore_settings(self) -> None:
+        s = self.settings
+        zoom = s.get_float("view/zoom", 1.0, 0.5, 3.0)
+        if zoom != 1.0:
+            self.set_zoom(zoom)
+        geometry = s.get_bytes("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize_to_screen()
+        for key, splitter in (("window/middle", self.middle), ("window/split", self.split)):
+            state = s.get_bytes(key)
+            if state is not None:
+                splitter.restoreState(state)
+        for group, widgets in self.panel_widgets().items():
+            s.restore_widgets(group, widgets)
+        mode = s.get_str("run/mode", "blocking")
+        self.ctx.set_mode(mode if mode in ("blocking", "async") else "blocking")
+        for name, tabs in (("tab", self.tabs), ("insight", self.insights)):
+            index = int(s.get_float(f"window/{name}", 0, 0, tabs.count() - 1))
+            tabs.setCurrentIndex(index)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.set("window/geometry", self.saveGeometry())
+        s.set("window/middle", self.middle.saveState())
+        s.set("window/split", self.split.saveState())
+        s.set("window/tab", self.tabs.currentIndex())
+        s.set("window/insight", self.insights.currentIndex())
+        s.set("run/mode", self.ctx.mode())
+        for group, widgets in self.panel_widgets().items():
+            s.save_widgets(group, widgets)
+        s.sync()
+
+    def resize_to_screen(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is None:
+            self.resize(1260, 780)
+            return
+        self.resize(min(1400, screen.width() - 20), min(900, screen.height() - 40))
+        self.move(screen.center() - self.rect().center())
 
     # --- history -----------------------------------------------------------------------------------------
     def load_history(self) -> None:
@@ -224,7 +335,7 @@ class MainWindow(QMainWindow):
             self.banner.show_text(self.ctx.history.notice or "The history could not be cleared", False)
             return
         self.runs_model.clear()
-        self.items_model.set_run(None)
+        self.insights.show_runs([], [])
         self.statusBar().showMessage("History cleared", 6000)
 
     def add_run(self, run: RunResult) -> None:
@@ -241,23 +352,13 @@ class MainWindow(QMainWindow):
 
     def _on_selection(self, *_args) -> None:
         rows = sorted({i.row() for i in self.runs_view.selectionModel().selectedRows()})
-        run = self.runs_model.run_at(rows[-1]) if rows else None
-        self.items_model.set_run(run)
-        if run is None:
-            self.items_title.setText("Select a run to see its items")
-        else:
-            extra = f" — {run.error}" if run.error else ""
-            self.items_title.setText(f"Items of run #{rows[-1] + 1} ({run.mode} {run.workload}){extra}")
-
-    def _on_mode_changed(self, mode: str) -> None:
-        self.toggle.set_mode(mode)
-        self.explain.setText(EXPLAIN[mode])
-
-    def _on_tick(self, lag: float) -> None:
-        self.lag_label.setText(f"lag {lag * 1000:.0f} ms")
+        runs = [self.runs_model.run_at(r) for r in rows]
+        self.insights.show_runs(runs, [r + 1 for r in rows])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # The app's main coroutine owns shutdown: it cancels tasks and closes services, then exits.
+        self.save_settings()
+        self.insights.log.uninstall()
         event.accept()
         self.close_requested.emit()
 
@@ -268,7 +369,11 @@ def _table(model) -> QTableView:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setAlternatingRowColors(True)
     view.verticalHeader().setVisible(False)
-    view.verticalHeader().setDefaultSectionSize(24)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.horizontalHeader().setStretchLastSection(True)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    # ResizeToContents does not follow inserted rows; fit the columns whenever rows arrive (users may still
+    # drag them wider or narrower).
+    model.rowsInserted.connect(view.resizeColumnsToContents)
+    model.modelReset.connect(view.resizeColumnsToContents)
     return view

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
@@ -43,6 +43,7 @@ class WorkloadPanel(QWidget):
     run_started = Signal(str)  # mode
     run_finished = Signal(object)  # RunResult
     item_done = Signal(int, object)  # index, ItemResult
+    submode_changed = Signal()  # the panel's own mode choice changed (the CPU panel's "Async means")
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +55,7 @@ class WorkloadPanel(QWidget):
 
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
+        self.run_button.setMinimumWidth(self.fontMetrics().horizontalAdvance("  Run (blocking)  ") + 24)
         self.run_button.setToolTip("Run the workload in the selected mode (F5)")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel an async run (Esc). A blocking run cannot be cancelled.")
@@ -63,6 +65,8 @@ class WorkloadPanel(QWidget):
         self.run_button.clicked.connect(self.start_run)
         self.cancel_button.clicked.connect(self.cancel_run)
 
+        ctx.mode_changed.connect(self._style_run_button)
+        self.submode_changed.connect(self._style_run_button)
         self.form = QWidget()  # subclasses fill this with their inputs
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -89,6 +93,12 @@ class WorkloadPanel(QWidget):
     def freezes(self, mode: str) -> bool:
         """Whether ``mode`` is expected to block the UI thread for the whole run (the self-test checks it)."""
         return mode == "blocking"
+
+    explanations: ClassVar[dict[str, str]] = {}
+
+    def explain(self, mode: str) -> str:
+        """A plain-language sentence: what this mode does with this work, and why it freezes or not."""
+        return self.explanations.get(mode, "")
 
     def configure_small(self) -> None:
         """Small, quick inputs for the self-test."""
@@ -172,6 +182,7 @@ class WorkloadPanel(QWidget):
             p99_stall_ms=stats.p99_stall_ms,
             missed_frames=stats.missed_frames,
             stalls=stall_spans(hb.ticks, start, end, hb.interval),
+            blocked_in=self.ctx.watchdog.describe(start, end),
         )
         self._last = result
         self.progress.setText(self._summary(result))
@@ -184,6 +195,21 @@ class WorkloadPanel(QWidget):
             return f"Failed: {r.error}"
         text = f"{r.status}: {r.ok_count}/{len(r.items)} ok in {r.wall_s:.2f} s"
         return text + (" (cancelled)" if r.cancelled and "cancelled" not in text else "")
+
+    def _style_run_button(self, *_args) -> None:
+        """The Run button says which mode it will use, in the toggle's colour."""
+        mode = self.effective_mode(self.ctx.mode())
+        colour = "#c62828" if self.freezes(mode) else "#2e7d32"
+        self.run_button.setText(f"Run ({mode})")
+        self.run_button.setStyleSheet(
+            f"QPushButton#runButton {{ font-weight: bold; color: white; background: {colour};"
+            " border-radius: 4px; padding: 4px 12px; }"
+            " QPushButton#runButton:disabled { background: #9e9e9e; }"
+        )
+
+    def showEvent(self, event) -> None:
+        self._style_run_button()
+        super().showEvent(event)
 
     def cancel_run(self) -> None:
         if self._work is not None and not self._work.done():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +31,12 @@ from services import demo_db, sqlite
 class SqlitePanel(WorkloadPanel):
     workload = "sqlite"
     title = "Query SQLite"
+    explanations: ClassVar[dict[str, str]] = {
+        "blocking": "Blocking: sqlite3 runs each copy of the query on the UI thread, one after another. "
+        "Until the last row arrives, nothing else happens: the dot stops.",
+        "async": "Async: aiosqlite runs each copy on its own connection thread and the loop awaits the "
+        "rows. SQLite releases the GIL while it works, so the copies overlap and the window stays alive.",
+    }
 
     def __init__(self, ctx, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)

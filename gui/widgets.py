@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from services.runs import RunResult
 
 _TOGGLE_STYLE = """
-QPushButton {{ font-size: 17pt; font-weight: bold; padding: 6px 22px; border: 2px solid #888;
-              color: #555; background: #eee; }}
+QPushButton {{ padding: 0.3em 1.1em; border: 2px solid #888; color: #555; background: #eee; }}
 QPushButton#blocking {{ border-top-left-radius: 10px; border-bottom-left-radius: 10px; }}
 QPushButton#async {{ border-top-right-radius: 10px; border-bottom-right-radius: 10px; }}
 QPushButton#blocking:checked {{ background: {red}; color: white; border-color: {red}; }}
@@ -47,6 +55,15 @@ class ModeToggle(QWidget):
             b.toggled.connect(lambda checked, m=mode: checked and self.mode_changed.emit(m))
         self.setStyleSheet(_TOGGLE_STYLE.format(red=RED, green=GREEN))
         self.buttons["blocking"].setChecked(True)
+        self.refresh_font()
+
+    def refresh_font(self) -> None:
+        """Big and bold, relative to the (possibly zoomed) application font."""
+        font = QFont(QApplication.font())
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        for b in self.buttons.values():
+            b.setFont(font)
 
     def mode(self) -> str:
         return "blocking" if self.buttons["blocking"].isChecked() else "async"
@@ -68,18 +85,25 @@ class FreezeBanner(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setMinimumHeight(34)
+        self.refresh_font()
         self.show_text(
             "Pick a mode and press Run. Watch the moving dot, and try typing in the box while it runs.", None
         )
 
+    def refresh_font(self) -> None:
+        font = QFont(QApplication.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        font.setBold(True)
+        self.setFont(font)
+
     def show_text(self, text: str, ok: bool | None) -> None:
         colour = {True: GREEN, False: RED, None: "#455a64"}[ok]
         self.setStyleSheet(
-            f"QLabel {{ font-size: 13pt; font-weight: bold; color: white; background: {colour};"
-            " border-radius: 6px; padding: 4px 10px; }"
+            f"QLabel {{ color: white; background: {colour}; border-radius: 6px; padding: 4px 10px; }}"
         )
+        self.refresh_font()
         self.setText(text)
+        self.setToolTip(text)
 
     def show_run(self, run: RunResult) -> None:
         what = f"{run.mode} {run.workload} run"

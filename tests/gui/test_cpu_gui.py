@@ -43,7 +43,7 @@ def test_process_jobs_ran_in_other_processes_and_show_their_pids(loop, window):
     pids = {i.detail["pid"] for i in result.items}
     assert os.getpid() not in pids and len(pids) >= 2
     window.runs_view.selectRow(0)
-    shown = window.items_model.data(window.items_model.index(0, 5))
+    shown = window.insights.items_model.data(window.insights.items_model.index(0, 5))
     assert f"pid {result.items[0].detail['pid']}" in shown
     assert overlapping(result.items)
 

@@ -66,3 +66,15 @@ def test_speedup_against_the_last_blocking_run_of_the_same_size():
     model.add_run(fast)
     assert model.speedup_at(2) == 2.0
     assert model.speedup_at(0) is None  # nothing earlier to compare with
+
+
+def test_runs_table_columns_fit_their_contents(qtbot):
+    from gui.main_window import _table
+
+    model = RunsModel()
+    view = _table(model)
+    qtbot.addWidget(view)
+    view.show()
+    model.add_run(make_run("blocking"))
+    mode_column = [c[0] for c in RUN_COLUMNS].index("Mode")
+    assert view.columnWidth(mode_column) >= view.sizeHintForColumn(mode_column)
