@@ -21,8 +21,8 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check gui services tests
-	$(BIN)/ruff format --check gui services tests
+	$(BIN)/ruff check gui services tests resources/packaging
+	$(BIN)/ruff format --check gui services tests resources/packaging
 	$(BIN)/lint-imports
 
 check: lint test
@@ -32,6 +32,8 @@ self-test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/freezelab-bench
+
+include mk/package.mk
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""App icons (SVG source and rendered PNG/ICO/ICNS); read with importlib.resources."""
