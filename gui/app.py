@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Freeze Lab")
     app.setOrganizationName("FreezeLab")
     app.setQuitOnLastWindowClosed(False)  # our main coroutine decides when to quit, after cleaning up
+    app.setDesktopFileName("freezelab")  # matches resources/freezelab.desktop
+    app.setWindowIcon(app_icon())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
@@ -78,8 +80,12 @@ async def run_app(args: argparse.Namespace) -> int:
     from gui.main_window import MainWindow
 
     ctx = AppContext(data_dir=args.data_dir)
-    await ctx.start()
-    window = MainWindow(ctx)
+    try:
+        await ctx.start()
+        window = MainWindow(ctx)
+    except BaseException:
+        await ctx.aclose()  # stop the threads and processes start() began, or they keep the process alive
+        raise
     quit_requested = asyncio.Event()
     window.close_requested.connect(quit_requested.set)
     loop = asyncio.get_running_loop()
@@ -132,6 +138,17 @@ def install_qt_message_filter() -> None:
             qt_log.log(levels.get(kind, logging.WARNING), "%s", message)
 
     qInstallMessageHandler(handler)
+
+
+def app_icon():
+    from importlib.resources import files
+
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for size in (48, 64, 128, 256):
+        icon.addFile(str(files("resources.icons") / f"freezelab-{size}.png"))
+    return icon
 
 
 def missing_display() -> str | None:

@@ -89,7 +89,13 @@ class CodePane(QWidget):
             self.title.setText(f"<b>{kind}</b><br>")
             self.text.setPlainText("(no source for this mode)")
             return
-        self.source, path, first = source_of(fn)
+        try:
+            self.source, path, first = source_of(fn)
+        except (OSError, TypeError) as exc:  # e.g. a build that shipped no .py files
+            self.source = ""
+            self.title.setText(f"<b>{kind}: {fn.__name__}</b><br>")
+            self.text.setPlainText(f"(the source of {fn.__qualname__} is not available in this build: {exc})")
+            return
         marker = "  ◀ runs now" if runs else ""
         # Two lines in both panes, so the two listings start at the same height.
         self.title.setText(f"<b>{kind}: {fn.__name__}</b><br>{path} line {first}{marker}")

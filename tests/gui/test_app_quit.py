@@ -58,3 +58,24 @@ def assert_all_gone(pids):
             procs.append(psutil.Process(pid))
     _, alive = psutil.wait_procs(procs, timeout=10)
     assert not alive, f"child processes left behind: {alive}"
+
+
+def test_a_failure_while_building_the_window_still_stops_every_service(loop, tmp_path, monkeypatch):
+    """Otherwise the demo server's thread and the pool keep the process alive after the traceback."""
+    import asyncio
+    import threading
+
+    import gui.main_window
+    from gui.app import parse_args, run_app
+
+    def broken(ctx):
+        raise RuntimeError("window construction failed")
+
+    monkeypatch.setattr(gui.main_window, "MainWindow", broken)
+    before = set(threading.enumerate())
+    with pytest.raises(RuntimeError, match="window construction failed"):
+        loop.run_until_complete(asyncio.wait_for(run_app(parse_args(["--data-dir", str(tmp_path)])), 60))
+    new = [t for t in threading.enumerate() if t not in before]
+    for t in new:
+        t.join(timeout=10)
+    assert not [t for t in new if t.is_alive()]

@@ -123,3 +123,16 @@ def test_the_panels_call_exactly_the_functions_the_view_shows(loop, window, monk
         else:
             run(loop, job.run_async(None))
         assert calls == [(workload, mode)], (workload, mode, calls)
+
+
+def test_missing_source_is_a_message_not_a_crash(qtbot, monkeypatch):
+    import gui.code_view as cv
+
+    def no_source(fn):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(cv, "source_of", no_source)
+    view = cv.CodeView()
+    qtbot.addWidget(view)
+    view.show_source("fetch", "async")
+    assert "not available in this build" in view.blocking.text.toPlainText()
