@@ -87,7 +87,7 @@ def configure_fast(window) -> None:
     cpu.size.setValue(1)
 
 
-async def soak(n: int, data_dir: Path | None = None, warmup_rounds: int = 1) -> SoakReport:
+async def soak(n: int, data_dir: Path | None = None, warmup_rounds: int = 2) -> SoakReport:
     from gui.context import AppContext
     from gui.main_window import MainWindow
 
@@ -101,7 +101,9 @@ async def soak(n: int, data_dir: Path | None = None, warmup_rounds: int = 1) -> 
             plan = [(p, m) for p in window.panels.values() for m in p.modes]
             for p in window.panels.values():
                 await p.prepare_self_test()
-            for panel, mode in plan * warmup_rounds:  # let caches, pools and imports settle first
+            # Warm up first: the first runs of each kind grow the heap once (allocator arenas for new
+            # threads, import and query caches). Growth is measured from the steady state after that.
+            for panel, mode in plan * warmup_rounds:
                 await _one(window, panel, mode)
             start = Snapshot.take()
             failed = 0
