@@ -134,7 +134,7 @@ ITEM_COLUMNS: list[tuple[str, Callable[[ItemResult], str]]] = [
     ("Error / detail", lambda i: i.error or _detail_text(i)),
 ]
 
-_DETAIL_SKIP = {"first_rows", "columns", "url", "result"}
+_DETAIL_SKIP = {"first_rows", "columns", "url", "result", "truncated"}
 
 
 def _detail_text(item: ItemResult) -> str:

@@ -7,10 +7,11 @@ import threading
 from pathlib import Path
 from typing import ClassVar
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -75,6 +76,8 @@ class SqlitePanel(WorkloadPanel):
         self.row_cap.setSuffix(" rows shown")
         self.sql = QPlainTextEdit()
         self.sql.setPlaceholderText("SELECT …  (one read-only statement)")
+        self.sql.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.sql.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.results_model = ResultsModel(self)
         self.results = QTableView()
         self.results.setModel(self.results_model)
@@ -87,30 +90,27 @@ class SqlitePanel(WorkloadPanel):
         db_row.addWidget(self.build_cancel)
         db_row.addWidget(self.demo_button)
         db_row.addWidget(self.open_button)
-        form = QFormLayout()
-        form.addRow("Preset", self.preset)
-        form.addRow("Copies", self.copies)
-        form.addRow("Show", self.row_cap)
-        left = QVBoxLayout()
-        left.addLayout(form)
-        left.addStretch(1)
-        sql_box = QWidget()
-        sql_layout = QHBoxLayout(sql_box)
-        sql_layout.setContentsMargins(0, 0, 0, 0)
-        sql_layout.addLayout(left)
-        sql_layout.addWidget(self.sql, 1)
+        controls = QHBoxLayout()
+        for label, widget, stretch in (
+            ("Preset", self.preset, 3),
+            ("Copies", self.copies, 1),
+            ("Show", self.row_cap, 1),
+        ):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(widget, stretch)
         results_box = QWidget()
         results_layout = QVBoxLayout(results_box)
         results_layout.setContentsMargins(0, 0, 0, 0)
         results_layout.addWidget(self.results_label)
         results_layout.addWidget(self.results, 1)
-        split = QSplitter()
-        split.addWidget(sql_box)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.sql)
         split.addWidget(results_box)
-        split.setSizes([560, 440])
+        split.setSizes([200, 260])
         outer = QVBoxLayout(self.form)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(db_row)
+        outer.addLayout(controls)
         outer.addWidget(split, 1)
 
         self.run_finished.connect(self._show_results)
