@@ -91,8 +91,8 @@ def fetch_setup(window, count, delay):
 
 
 def url_rows(inspector):
-    # fetch_async starts one (unnamed) task per URL with its inner coroutine `one`.
-    return [r for r in inspector.model.rows if r.coroutine == "fetch_async.one"]
+    # fetch_async starts min(concurrency, URLs) worker tasks; with 5 URLs and the default limit, one per URL.
+    return [r for r in inspector.model.rows if r.coroutine == "fetch_async.worker"]
 
 
 async def wait_for_pending_url_tasks(inspector, finished, n):
