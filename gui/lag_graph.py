@@ -24,6 +24,7 @@ from PySide6.QtGui import QFont, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.heartbeat import Heartbeat
+from gui.plotstyle import apply_axis_fonts
 
 WINDOW_S = 10.0  # how much history the graph shows
 REDRAW_MS = 80  # ~12 Hz while something is happening: smooth enough to read
@@ -195,13 +196,7 @@ class LagGraph(QWidget):
 
     def _apply_fonts(self) -> None:
         font = self.font()
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setTickFont(font)
-            axis.label.setFont(font)
-            axis.resizeEvent()
-        fm = self.fontMetrics()
-        self.plot.getAxis("left").setWidth(fm.horizontalAdvance("0000") + fm.height() + 8)
+        apply_axis_fonts(self.plot, font, "0000")
         small = QFont(font)
         for line in self.lines:
             line.label.setFont(small)

@@ -33,7 +33,7 @@ from gui.runs_model import RunsModel
 from gui.settings import AppSettings, Zoom
 from gui.sqlite_panel import SqlitePanel
 from gui.widgets import FreezeBanner, ModeToggle
-from services import history as history_mod
+from services import export
 from services.runs import RunResult
 
 HISTORY_ROWS = 1000  # runs loaded into the table at start (the file keeps them all)
@@ -313,9 +313,9 @@ class MainWindow(QMainWindow):
     def export_runs(self, runs: list[RunResult], path: Path) -> Path | None:
         try:
             if path.suffix.lower() == ".json":
-                out = history_mod.export_json(runs, path)
+                out = export.export_json(runs, path)
             else:
-                out = history_mod.export_csv(runs, path, items=path.name.lower().endswith(".items.csv"))
+                out = export.export_csv(runs, path, items=path.name.lower().endswith(".items.csv"))
         except OSError as exc:
             self.banner.show_text(f"Could not export to {path}: {exc.strerror or exc}", False)
             return None

@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.plotstyle import apply_axis_fonts
+
 REFRESH_MS = 1000
 IDLE = QColor("#cfd8dc")  # a core at 0 %
 BUSY = QColor("#ff6d00")  # a core at 100 %: it "lights up"
@@ -280,13 +282,7 @@ class ResourceMeter(QWidget):
 
     def _apply_fonts(self) -> None:
         font = self.font()
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setTickFont(font)
-            axis.label.setFont(font)
-            axis.resizeEvent()
-        fm = self.fontMetrics()
-        self.plot.getAxis("left").setWidth(fm.horizontalAdvance("100") + fm.height() + 8)
+        fm = apply_axis_fonts(self.plot, font, "100")
         for text in self.core_texts:
             text.setFont(font)
         self.table.verticalHeader().setDefaultSectionSize(int(fm.height() * 1.5))

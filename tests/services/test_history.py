@@ -12,17 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from services import export as export_module
 from services import history as history_module
-from services.history import (
-    FILE_NAME,
-    ITEM_CSV_COLUMNS,
-    PENDING_ID,
-    RUN_CSV_COLUMNS,
-    SCHEMA_VERSION,
-    History,
-    export_csv,
-    export_json,
-)
+from services.export import ITEM_CSV_COLUMNS, RUN_CSV_COLUMNS, export_csv, export_json
+from services.history import FILE_NAME, PENDING_ID, SCHEMA_VERSION, History
 from services.runs import CANCELLED, ItemResult, RunResult, cancelled_run, failed_run
 
 
@@ -520,7 +513,7 @@ def test_a_failed_export_leaves_the_old_file_whole(tmp_path, monkeypatch):
     def rename_fails(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(history_module.os, "replace", rename_fails)
+    monkeypatch.setattr(export_module.os, "replace", rename_fails)
     with pytest.raises(OSError, match="No space left"):
         export_csv([ok_run()], target)
     monkeypatch.undo()
