@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from gui import bench
+from gui import bench, bench_scenarios
 from services.runs import ItemResult, RunResult
 
 RUN_KEYS = {
@@ -69,7 +69,10 @@ def test_scenario_targets_are_judged_from_medians():
         )
     ]
     runs += [RunResult("cpu", "process", (), 2.5, max_stall_ms=12.0)]
-    targets = {t.name: t for t in bench.judge_cpu_jobs(bench.BenchContext(args, *[None] * 5), runs)}
+    targets = {
+        t.name: t
+        for t in bench_scenarios.judge_cpu_jobs(bench_scenarios.BenchContext(args, *[None] * 5), runs)
+    }
     ratio = targets["cpu-jobs: process wall / blocking wall"]
     assert ratio.measured == 2.5 / 5.0 and ratio.met
     assert "thread / blocking = 1.00" in ratio.note
