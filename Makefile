@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint bench self-test clean
+.PHONY: run test check lint bench soak self-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ check: lint test
 self-test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/freezelab --self-test
 
+# The performance table of the README: every scenario, medians of 3, with targets (~5 minutes).
 bench: $(STAMP)
-	$(BIN)/freezelab-bench
+	$(BIN)/freezelab-bench --scenario all --repeat 3 --json bench.json
+
+# 300 runs in one app, alternating workloads and modes: growth of RSS, threads, fds, tasks, children.
+soak: $(STAMP)
+	$(BIN)/freezelab-bench --soak 300
 
 include mk/package.mk
 
