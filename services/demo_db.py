@@ -38,6 +38,11 @@ class BuildCancelled(Exception):
     """Raised by build_demo_db when its cancel event was set; the partial file has been removed."""
 
 
+class BuildFailed(OSError):
+    """SQLite could not write the database (the disk is full, an I/O error...); the partial file has been
+    removed. An OSError, like the other ways a build can fail for reasons outside the program."""
+
+
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE customers (
@@ -319,11 +324,20 @@ def build_demo_db(
         if progress is not None:
             progress(done, total, "done")
         return target
-    except BaseException:
+    except BaseException as exc:
         conn.close()
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+        if isinstance(exc, sqlite3.Error):  # e.g. "database or disk is full": say it in words, as an OSError
+            raise BuildFailed(_build_failure(exc)) from exc
         raise
+
+
+def _build_failure(exc: sqlite3.Error) -> str:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary result code, if SQLite set one
+    if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return f"the disk is full ({exc})"
+    return str(exc)
 
 
 def _statements(script: str) -> list[str]:

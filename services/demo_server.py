@@ -61,9 +61,16 @@ class DemoServer:
     # -- lifecycle (called from the app's thread) -------------------------------------------------------
 
     def start(self) -> None:
-        """Start the server thread and block until it is listening. Raises RuntimeError if it failed."""
-        if self._thread is not None:
+        """Start the server thread and block until it is listening. Raises RuntimeError if it failed.
+
+        A stopped server can be started again: on its old port when that is still free (so URLs handed out
+        before work again), else on a new one.
+        """
+        if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("demo server already started")
+        self._ready = threading.Event()
+        self._startup_error = None
+        self._loop = self._stopping = None
         self._thread = threading.Thread(target=self._run, name="freezelab-demo-server")
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S):
@@ -86,6 +93,13 @@ class DemoServer:
         thread.join(JOIN_TIMEOUT_S)
         if thread.is_alive():
             raise RuntimeError(f"demo server thread did not stop within {JOIN_TIMEOUT_S:g} s")
+
+    @property
+    def is_running(self) -> bool:
+        """Started, listening, and not stopped since."""
+        thread = self._thread
+        alive = thread is not None and thread.is_alive()
+        return alive and self._ready.is_set() and self._startup_error is None
 
     def __enter__(self) -> DemoServer:
         self.start()
@@ -144,8 +158,7 @@ class DemoServer:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=BACKLOG)  # port 0: the OS picks a free one
-            await site.start()
+            await self._listen(runner)
             self._port = runner.addresses[0][1]
             self._ready.set()
             await self._stopping.wait()
@@ -158,6 +171,17 @@ class DemoServer:
             for transport in transports:
                 transport.abort()
             await asyncio.sleep(0)  # let the aborts run their connection_lost callbacks
+
+    async def _listen(self, runner: web.AppRunner) -> None:
+        """Listen on 127.0.0.1 only: on the port we had before (a restart), else on one the OS picks."""
+        for port in dict.fromkeys((self._port or 0, 0)):
+            site = web.TCPSite(runner, "127.0.0.1", port, backlog=BACKLOG)
+            try:
+                await site.start()
+                return
+            except OSError:
+                if port == 0:
+                    raise
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -236,11 +260,14 @@ async def some_bytes(request: web.Request) -> web.StreamResponse:
     response.content_length = n
     await response.prepare(request)
     sent = 0
-    while sent < n:  # streamed block by block: 50 MiB never sits in memory at once
-        block = _BLOCK[: min(len(_BLOCK), n - sent)]
-        await response.write(block)
-        sent += len(block)
-    await response.write_eof()
+    try:
+        while sent < n:  # streamed block by block: 50 MiB never sits in memory at once
+            block = _BLOCK[: min(len(_BLOCK), n - sent)]
+            await response.write(block)
+            sent += len(block)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client hung up mid-body (say, past its size cap): normal, not a server error to log
     return response
 
 
@@ -264,13 +291,16 @@ async def drip(request: web.Request) -> web.StreamResponse:
     start = loop.time()
     writes = min(total, max(1, math.ceil(seconds * DRIP_MAX_WRITES_PER_S)))
     sent = 0
-    for k in range(1, writes + 1):
-        # Sleep until the k-th slice is due (an absolute schedule, so the drip does not drift late).
-        await asyncio.sleep(max(0.0, start + seconds * k / writes - loop.time()))
-        upto = total * k // writes
-        await response.write(b"*" * (upto - sent))
-        sent = upto
-    await response.write_eof()
+    try:
+        for k in range(1, writes + 1):
+            # Sleep until the k-th slice is due (an absolute schedule, so the drip does not drift late).
+            await asyncio.sleep(max(0.0, start + seconds * k / writes - loop.time()))
+            upto = total * k // writes
+            await response.write(b"*" * (upto - sent))
+            sent = upto
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client gave up (a timeout): normal, not a server error to log
     return response
 
 

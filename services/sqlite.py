@@ -89,6 +89,13 @@ SETTING_PRAGMAS = frozenset({
 ALLOWED_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 )
+# The tables where SQLite keeps the schema; a write to one is a CREATE (insert), DROP (delete) or ALTER.
+SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"})
+_SCHEMA_WRITES = {
+    sqlite3.SQLITE_INSERT: "CREATE",
+    sqlite3.SQLITE_DELETE: "DROP",
+    sqlite3.SQLITE_UPDATE: "ALTER",
+}
 _ACTION_NAMES = {  # action code -> "DROP TABLE", "INSERT", ... for the error message
     value: name.removeprefix("SQLITE_").replace("_", " ")
     for name, value in vars(sqlite3).items()
@@ -124,6 +131,10 @@ class _Guard:
             self.denied = f"PRAGMA {name}{'' if arg2 is None else ' = ' + arg2} is not allowed"
         elif action == sqlite3.SQLITE_ATTACH and not arg1:
             self.denied = "VACUUM is not allowed"  # VACUUM works by attaching a fresh copy of the database
+        elif (arg1 or "").lower() in SCHEMA_TABLES and action in _SCHEMA_WRITES:
+            # CREATE and DROP first ask to write the schema table, before they name themselves: without this,
+            # "DROP TABLE orders" would be refused as "DELETE on sqlite_master".
+            self.denied = f"{_SCHEMA_WRITES[action]} is not allowed (it would change the schema)"
         else:
             what = _ACTION_NAMES.get(action, f"action {action}")
             if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE):
@@ -165,6 +176,9 @@ def open_readonly(
 
 
 def _harden(conn: sqlite3.Connection, guard: _Guard) -> None:
+    # Opening is lazy: SQLite reads nothing until a statement needs the file, so "SELECT 1" would succeed on
+    # any file at all. Read the header now, so a file that is not a database fails whatever the query.
+    conn.execute("PRAGMA schema_version").fetchall()
     conn.execute("PRAGMA query_only = ON")  # lock 2: SQLite itself refuses any change
     conn.set_authorizer(guard.authorize)  # lock 3: only reads compile at all (so it comes after the PRAGMA)
     conn.set_progress_handler(guard.progress, PROGRESS_EVERY)  # time limit and cancel
@@ -199,6 +213,7 @@ async def open_readonly_async(
 
 
 async def _harden_async(conn: aiosqlite.Connection, guard: _Guard) -> None:
+    await conn.execute_fetchall("PRAGMA schema_version")  # (see _harden)
     await conn.execute("PRAGMA query_only = ON")
     await conn.set_authorizer(guard.authorize)
     await conn.set_progress_handler(guard.progress, PROGRESS_EVERY)
