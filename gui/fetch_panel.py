@@ -86,6 +86,18 @@ class FetchPanel(WorkloadPanel):
         self.count.setValue(4)
         self.delay.setValue(0.5)
 
+    async def before_run(self) -> None:
+        server = self.ctx.server
+        if not server.is_running:  # it died or was stopped: bring it back so the demo keeps working
+            try:
+                old = server.base_url
+            except RuntimeError:  # it never got a port
+                old = None
+            server.start()
+            if server.base_url != old:
+                self.fill_urls()
+            self.ctx.status.emit("The demo server had stopped; it was restarted")
+
     def current_preset(self) -> presets.FetchPreset:
         return self.presets[max(0, self.preset.currentIndex())]
 

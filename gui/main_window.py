@@ -339,8 +339,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("History cleared", 6000)
 
     def add_run(self, run: RunResult) -> None:
-        if self.ctx.history is not None:
-            self.ctx.history.add(run)  # never raises: a locked file keeps the run pending and says so
         row = self.runs_model.add_run(run)
         self.banner.show_run(run)
         self.runs_view.scrollToBottom()
@@ -349,6 +347,9 @@ class MainWindow(QMainWindow):
             QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
         )
         self.statusBar().showMessage(f"Run #{row + 1} finished: {run.status}", 8000)
+        if self.ctx.history is not None:
+            # Last, so a notice it raises (e.g. "the database is locked") is what the status bar shows.
+            self.ctx.history.add(run)  # never raises: a locked file keeps the run pending and says so
 
     def _on_selection(self, *_args) -> None:
         rows = sorted({i.row() for i in self.runs_view.selectionModel().selectedRows()})

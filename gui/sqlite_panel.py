@@ -74,6 +74,10 @@ class SqlitePanel(WorkloadPanel):
         self.row_cap.setRange(0, 100_000)
         self.row_cap.setValue(500)
         self.row_cap.setSuffix(" rows shown")
+        self.row_cap.setToolTip(
+            "Rows past this are counted, not shown. "
+            f"A query still running after {sqlite.QueryOptions().time_limit_s:g} s is stopped."
+        )
         self.sql = QPlainTextEdit()
         self.sql.setPlaceholderText("SELECT …  (one read-only statement)")
         self.sql.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -165,7 +169,14 @@ class SqlitePanel(WorkloadPanel):
         self.copies.setValue(2)
 
     def rebuild_demo(self) -> None:
-        self.ctx.tasks.spawn(self.ensure_demo(force=True), name="sqlite-demo-rebuild")
+        self.ctx.tasks.spawn(self._rebuild(), name="sqlite-demo-rebuild")
+
+    async def _rebuild(self) -> None:
+        try:
+            await self.ensure_demo(force=True)
+        except InputError as exc:  # stopped, disk full...: a message, not an "unexpected error"
+            self.progress.setText(f"Failed: {exc}")
+            self.ctx.status.emit(f"Rebuilding the demo database failed: {exc}")
 
     async def ensure_demo(self, force: bool) -> Path:
         """Build the demo database if needed, in a worker thread, with progress; the UI stays live."""

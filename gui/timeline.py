@@ -86,8 +86,12 @@ def short_label(label: str, limit: int = LABEL_CHARS) -> str:
     """URLs lose their scheme (and a loopback host); anything still too long is cut in the middle."""
     text = label
     if "://" in label:
-        parts = urlsplit(label)
-        host = parts.hostname or ""
+        try:
+            parts = urlsplit(label)
+            host = parts.hostname or ""
+        except ValueError:  # e.g. "http://[::1/": show the text as typed
+            parts, host = None, ""
+    if "://" in label and parts is not None:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         text = (path or "/") if host in ("127.0.0.1", "localhost") else f"{parts.netloc}{path}"
     if len(text) > limit:
