@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QStandardPaths, Signal
 
-from gui.heartbeat import Heartbeat
+from gui.heartbeat import IDLE_INTERVAL_MS, Heartbeat
 from gui.tasks import TaskRegistry
 from services import cpu
 from services.demo_server import DemoServer
@@ -40,7 +40,9 @@ class AppContext(QObject):
     def __init__(self, data_dir: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._mode = "blocking"
-        self.heartbeat = Heartbeat(parent=self)
+        self.heartbeat = Heartbeat(parent=self, idle_interval_ms=IDLE_INTERVAL_MS)
+        self.heartbeat.set_fast(False)
+        self._runs_in_flight = 0
         self.tasks = TaskRegistry()
         self.server = DemoServer()
         self.session: aiohttp.ClientSession | None = None
@@ -62,6 +64,14 @@ class AppContext(QObject):
         if mode != self._mode:
             self._mode = mode
             self.mode_changed.emit(mode)
+
+    def run_started(self) -> None:
+        self._runs_in_flight += 1
+        self.heartbeat.set_fast(True)
+
+    def run_ended(self) -> None:
+        self._runs_in_flight = max(0, self._runs_in_flight - 1)
+        self.heartbeat.set_fast(self._runs_in_flight > 0)
 
     # --- life cycle --------------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from services.stalls import StallStats
 
-INTERVAL_MS = 16
+INTERVAL_MS = 16  # while a run is in flight: every 60 Hz frame is measured
+IDLE_INTERVAL_MS = 33  # at rest nothing is measured: 30 Hz keeps the dot moving at half the idle CPU
 HISTORY_S = 600  # keep ten minutes of ticks: enough for any run's window
 
 
@@ -25,8 +26,14 @@ class Heartbeat(QObject):
 
     ticked = Signal(float)  # lag of this tick, seconds
 
-    def __init__(self, interval_ms: int = INTERVAL_MS, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        interval_ms: int = INTERVAL_MS,
+        parent: QObject | None = None,
+        idle_interval_ms: int | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._fast_ms, self._idle_ms = interval_ms, idle_interval_ms or interval_ms
         self.interval = interval_ms / 1000
         self.ticks: deque[float] = deque(maxlen=int(HISTORY_S / self.interval))
         self.last_lag = 0.0
@@ -38,6 +45,13 @@ class Heartbeat(QObject):
     def start(self) -> None:
         self.ticks.append(time.perf_counter())
         self._timer.start()
+
+    def set_fast(self, fast: bool) -> None:
+        """Full rate while runs are in flight, half rate at rest (the idle CPU target)."""
+        interval_ms = self._fast_ms if fast else self._idle_ms
+        if self._timer.interval() != interval_ms:
+            self.interval = interval_ms / 1000
+            self._timer.setInterval(interval_ms)
 
     def stop(self) -> None:
         self._timer.stop()

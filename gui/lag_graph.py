@@ -23,7 +23,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QFont, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui.heartbeat import Heartbeat
+from gui.heartbeat import INTERVAL_MS, Heartbeat
 from gui.plotstyle import apply_axis_fonts
 
 WINDOW_S = 10.0  # how much history the graph shows
@@ -50,7 +50,7 @@ class LagGraph(QWidget):
         self.window_s = window_s
         # A ring buffer sized for the window at the heartbeat's rate, with room to spare (ticks may come
         # faster than nominal when the timer catches up). Old samples are overwritten, never reallocated.
-        capacity = int(window_s / max(heartbeat.interval, 1e-3) * 2) + 16
+        capacity = int(window_s / (INTERVAL_MS / 1000) * 2) + 16  # room for the full (running) tick rate
         self._t = np.zeros(capacity)  # perf_counter seconds
         self._lag = np.zeros(capacity)  # ms
         self._next = 0  # where the next sample goes

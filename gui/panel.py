@@ -216,6 +216,8 @@ class WorkloadPanel(QWidget):
             self._work.cancel()
 
     def _set_busy(self, busy: bool, mode: str) -> None:
+        if busy != self.busy:  # the heartbeat measures every frame while any run is in flight
+            (self.ctx.run_started if busy else self.ctx.run_ended)()
         self.busy = busy
         self.run_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy and mode != "blocking")

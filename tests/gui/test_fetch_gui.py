@@ -109,3 +109,13 @@ def test_a_blocking_run_records_its_stall_span_for_the_timeline(loop, window):
     assert len(result.stalls) == 1
     start, end = result.stalls[0]
     assert start < 0.05 and end >= result.items[-1].ended  # the whole run was one frozen band
+
+
+def test_the_heartbeat_runs_at_full_rate_only_while_a_run_is_in_flight(loop, window, ctx):
+    assert ctx.heartbeat.interval > 0.03  # at rest: 30 Hz
+    panel = setup_demo(window, "async", count=2, delay=0.3)
+    seen = []
+    panel.run_started.connect(lambda _mode: seen.append(ctx.heartbeat.interval))
+    run(loop, click_and_wait(panel))
+    assert seen == [0.016]  # every 60 Hz frame measured during the run
+    assert ctx.heartbeat.interval > 0.03
