@@ -22,3 +22,14 @@ def overlapping(items) -> bool:
     """True if some two items were in flight at the same time."""
     spans = sorted((i.started, i.ended) for i in items)
     return any(b_start < a_end for (_, a_end), (b_start, _) in itertools.pairwise(spans))
+
+
+def sqlite_panel(window, mode, db, sql, copies=1):
+    """Show the SQLite tab set to run ``sql`` on ``db`` in ``mode``, ``copies`` times."""
+    panel = window.panels["sqlite"]
+    window.tabs.setCurrentWidget(panel)
+    window.toggle.set_mode(mode)
+    panel.use_database(db)
+    panel.sql.setPlainText(sql)
+    panel.copies.setValue(copies)
+    return panel

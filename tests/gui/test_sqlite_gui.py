@@ -8,7 +8,7 @@ import pytest
 
 from gui.asyncutil import next_emit
 from services import demo_db
-from tests.helpers import click_and_wait, overlapping, run
+from tests.helpers import click_and_wait, overlapping, run, sqlite_panel
 
 # A query that takes a noticeable moment on any database (no table needed).
 SLOW = (
@@ -23,22 +23,12 @@ def small_db(tmp_path_factory):
     return demo_db.build_demo_db(path, scale=0.01)
 
 
-def sqlite_panel(window, mode, db, sql, copies=2):
-    panel = window.panels["sqlite"]
-    window.tabs.setCurrentWidget(panel)
-    window.toggle.set_mode(mode)
-    panel.use_database(db)
-    panel.sql.setPlainText(sql)
-    panel.copies.setValue(copies)
-    return panel
-
-
 def sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_blocking_queries_freeze_the_ui(loop, window, small_db):
-    panel = sqlite_panel(window, "blocking", small_db, SLOW)
+    panel = sqlite_panel(window, "blocking", small_db, SLOW, copies=2)
     result = run(loop, click_and_wait(panel))
     assert result.ok_count == 2 and panel.last_stats.ticks == 0
     assert not overlapping(result.items)
@@ -46,7 +36,7 @@ def test_blocking_queries_freeze_the_ui(loop, window, small_db):
 
 
 def test_async_queries_keep_the_ui_alive_and_overlap(loop, window, small_db):
-    panel = sqlite_panel(window, "async", small_db, SLOW)
+    panel = sqlite_panel(window, "async", small_db, SLOW, copies=2)
     result = run(loop, click_and_wait(panel))
     assert result.ok_count == 2 and panel.last_stats.ticks > 0
     assert overlapping(result.items)
@@ -73,7 +63,7 @@ def test_results_view_shows_capped_rows_and_the_true_count(loop, window, small_d
 
 
 def test_cancel_interrupts_a_query_that_would_run_for_minutes(loop, window, small_db):
-    panel = sqlite_panel(window, "async", small_db, ENDLESS)
+    panel = sqlite_panel(window, "async", small_db, ENDLESS, copies=2)
 
     async def scenario():
         pending = asyncio.ensure_future(next_emit(panel.run_finished, 60))
@@ -91,7 +81,7 @@ def test_cancel_interrupts_a_query_that_would_run_for_minutes(loop, window, smal
 
 
 def test_quit_with_queries_in_flight_closes_every_connection(loop, window, ctx, small_db):
-    panel = sqlite_panel(window, "async", small_db, ENDLESS)
+    panel = sqlite_panel(window, "async", small_db, ENDLESS, copies=2)
 
     async def scenario():
         panel.run_button.click()
@@ -120,7 +110,7 @@ def test_the_demo_database_is_built_on_first_use_with_progress(loop, window, ctx
 
 
 def test_a_missing_file_gives_a_failed_row(loop, window, tmp_path):
-    panel = sqlite_panel(window, "async", tmp_path / "nope.sqlite3", "SELECT 1")
+    panel = sqlite_panel(window, "async", tmp_path / "nope.sqlite3", "SELECT 1", copies=2)
     result = run(loop, click_and_wait(panel))
     assert "file not found" in (result.error or "")
     assert not (tmp_path / "nope.sqlite3").exists()

@@ -97,16 +97,6 @@ def fetch_panel(window, mode: str, urls: list[str] | str, timeout: float = 5.0, 
     return panel
 
 
-def sqlite_panel(window, mode: str, db: Path, sql: str, copies: int = 1):
-    panel = window.panels["sqlite"]
-    window.tabs.setCurrentWidget(panel)
-    window.toggle.set_mode(mode)
-    panel.use_database(db)
-    panel.sql.setPlainText(sql)
-    panel.copies.setValue(copies)
-    return panel
-
-
 def table_status(window, row: int) -> str:
     model = window.runs_model
     return model.data(model.index(row, STATUS_COLUMN))

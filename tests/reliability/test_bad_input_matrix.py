@@ -29,14 +29,13 @@ from gui.main_window import MainWindow
 from services import cpu, demo_db, fetch, presets, sqlite
 from services.fetch import FetchOptions
 from services.sqlite import QueryOptions
-from tests.helpers import click_and_wait, run
+from tests.helpers import click_and_wait, run, sqlite_panel
 from tests.reliability import (
     fetch_panel,
     good_fetch,
     loopback_only_resolver,
     redirecting_server,
     self_signed_https,
-    sqlite_panel,
     table_status,
 )
 

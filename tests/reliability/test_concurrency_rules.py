@@ -15,8 +15,8 @@ import pytest
 
 from gui.asyncutil import next_emit
 from services import demo_db
-from tests.helpers import click_and_wait, run
-from tests.reliability import fetch_panel, sqlite_panel
+from tests.helpers import click_and_wait, run, sqlite_panel
+from tests.reliability import fetch_panel
 
 SLOW_SQL = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1500000) SELECT count(*) FROM c"

@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from services import demo_db, fetch
-from tests.helpers import click_and_wait, run
-from tests.reliability import fetch_panel, redirecting_server, self_signed_https, sqlite_panel
+from tests.helpers import click_and_wait, run, sqlite_panel
+from tests.reliability import fetch_panel, redirecting_server, self_signed_https
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("blocking", "async")
